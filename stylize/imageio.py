@@ -1,0 +1,140 @@
+"""Reading and writing still images as RGB uint8 arrays, safely.
+
+Everything that comes in is normalised to HxWx3 uint8 RGB: 16-bit images are
+scaled down, grayscale is expanded and alpha is composited over white. Outputs
+are encoded in memory, written to a temporary name beside the target and
+renamed, so a failed or interrupted write never leaves a partial file.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from stylize.errors import UserError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+MIN_SIDE = 16  # below this the encoders' pooling leaves nothing to stylize
+
+
+def _decode(data: bytes, label: str) -> np.ndarray:
+    if not data:
+        raise UserError(f"{label}: file is empty")
+    if data[:2] == b"\xff\xd8" and not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
+        # libjpeg decodes a truncated JPEG with a grey tail and only a warning.
+        raise UserError(f"{label}: JPEG is truncated or corrupt (no end-of-image marker)")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise UserError(f"{label}: not a readable image (corrupt, or not an image format OpenCV knows)")
+    return image
+
+
+def to_rgb8(image: np.ndarray) -> np.ndarray:
+    """Any OpenCV-decoded image (BGR/BGRA/gray, 8/16-bit/float) → RGB uint8."""
+    if image.dtype == np.uint16:
+        image = (image.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+    elif image.dtype in (np.float32, np.float64):
+        image = (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    if image.ndim == 2:
+        image = image[:, :, None]
+    channels = image.shape[2]
+    if channels == 1:
+        return np.repeat(image, 3, axis=2)
+    if channels == 4:
+        alpha = image[:, :, 3:4].astype(np.float32) / 255.0
+        over_white = image[:, :, :3].astype(np.float32) * alpha + 255.0 * (1 - alpha)
+        image = (over_white + 0.5).astype(np.uint8)
+    return np.ascontiguousarray(image[:, :, 2::-1])
+
+
+def read_image(source: str | os.PathLike, min_side: int = MIN_SIDE) -> np.ndarray:
+    """Read a file (or '-' for stdin) as HxWx3 uint8 RGB, or raise UserError."""
+    label = "stdin" if str(source) == "-" else str(source)
+    if str(source) == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise UserError(f"{label}: no such file")
+        if path.is_dir():
+            raise UserError(f"{label}: is a directory, expected an image file")
+        data = path.read_bytes()
+    rgb = to_rgb8(_decode(data, label))
+    height, width = rgb.shape[:2]
+    if min(height, width) < min_side:
+        raise UserError(f"{label}: image is {width}x{height}; at least {min_side}x{min_side} pixels are needed")
+    return rgb
+
+
+def encode(rgb: np.ndarray, suffix: str) -> bytes:
+    suffix = suffix.lower() or ".png"
+    if suffix not in IMAGE_SUFFIXES:
+        raise UserError(f"cannot write {suffix!r} images; use one of {', '.join(sorted(IMAGE_SUFFIXES))}")
+    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if suffix in (".jpg", ".jpeg") else []
+    ok, buffer = cv2.imencode(suffix, np.ascontiguousarray(rgb[:, :, ::-1]), params)
+    if not ok:
+        raise UserError(f"could not encode the image as {suffix}")
+    return buffer.tobytes()
+
+
+def check_writable(target: str | os.PathLike) -> None:
+    """Fail early (before any slow work) if `target` cannot be written."""
+    if str(target) == "-":
+        return
+    path = Path(target)
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise UserError(f"{path}: unknown image extension; use one of {', '.join(sorted(IMAGE_SUFFIXES))}")
+    if not path.parent.is_dir():
+        raise UserError(f"{path}: output directory {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise UserError(f"{path}: output directory {path.parent} is not writable")
+
+
+def write_atomic(target: str | os.PathLike, data: bytes) -> None:
+    """Write bytes to a temporary file beside `target`, then rename it into place."""
+    path = Path(target)
+    if not path.parent.is_dir():
+        raise UserError(f"{path}: output directory {path.parent} does not exist")
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def write_image(target: str | os.PathLike, rgb: np.ndarray) -> None:
+    """Write RGB uint8 to a file (atomically) or to stdout as PNG for '-'."""
+    if str(target) == "-":
+        sys.stdout.buffer.write(encode(rgb, ".png"))
+        sys.stdout.buffer.flush()
+        return
+    write_atomic(target, encode(rgb, Path(target).suffix))
+
+
+def list_images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def resize_short_side(rgb: np.ndarray, short_side: int) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    scale = short_side / min(height, width)
+    if abs(scale - 1) < 1e-6:
+        return rgb
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+
+
+def resize_to(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
+    if rgb.shape[:2] == (height, width):
+        return rgb
+    shrink = height * width < rgb.shape[0] * rgb.shape[1]
+    return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
