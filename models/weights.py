@@ -201,6 +201,19 @@ def verified_load(path: Path, expected_sha256: str, label: str) -> dict[str, tor
         raise UserError(f"{label}: {path} could not be loaded safely ({exc})") from None
 
 
+def verified_load_any(path: str | os.PathLike, names: tuple[str, ...]) -> dict[str, torch.Tensor]:
+    """Load an explicit file that must be one of the registered `names`."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such weights file")
+    actual = sha256_of(path)
+    for name in names:
+        if REGISTRY[name].sha256 == actual:
+            return verified_load(path, actual, f"weights {name!r}")
+    raise UserError(f"{path}: sha256 {actual[:16]}… matches none of the registered {', '.join(names)} files; "
+                    "refusing to load it")
+
+
 def load(name: str, explicit: str | os.PathLike | None = None) -> dict[str, torch.Tensor]:
     """The state dict of registered weights `name`, hash-checked."""
     spec = spec_for(name)

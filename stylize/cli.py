@@ -1,1 +1,67 @@
-def main(): print('hi')
+"""The `stylize` command line: one parser, one verb per module in stylize/commands."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from stylize import __version__
+from stylize.errors import UserError
+
+# verb -> module in stylize.commands; each module has `add_parser(subparsers)`
+# and `run(args) -> int`.
+VERBS = ["image", "weights", "info"]
+
+EPILOG = """examples:
+  stylize image photo.jpg --method candy -o out.png
+  stylize image photo.jpg --style starry.jpg --method gatys -o out.png
+  stylize weights list
+  stylize info
+
+Run `stylize VERB --help` for each verb's options and examples."""
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps our hand-wrapped examples and shows defaults."""
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr and exit code 2, like every other error."""
+
+    def error(self, message: str) -> None:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="stylize", description="Real-time style transfer for webcams, video and images.",
+        epilog=EPILOG, formatter_class=HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"stylize {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+    for verb in VERBS:
+        module = importlib.import_module(f"stylize.commands.{verb}")
+        module.add_parser(verbs, [common])
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.verb:
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args) or 0
+    except UserError as exc:
+        if args.debug:
+            raise
+        print(f"stylize {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. `stylize weights list | head`
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print(f"stylize {args.verb}: interrupted", file=sys.stderr)
+        return 130
