@@ -7,6 +7,7 @@ renamed, so a failed or interrupted write never leaves a partial file.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -21,13 +22,32 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 MIN_SIDE = 16  # below this the encoders' pooling leaves nothing to stylize
 
 
+@contextlib.contextmanager
+def _captured_c_stderr():
+    """Collect what C libraries print on fd 2 (libjpeg warns there, bypassing Python)."""
+    captured: list[str] = []
+    with tempfile.TemporaryFile() as sink:
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            captured.append(sink.read().decode(errors="replace"))
+
+
 def _decode(data: bytes, label: str) -> np.ndarray:
     if not data:
         raise UserError(f"{label}: file is empty")
     if data[:2] == b"\xff\xd8" and not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
         # libjpeg decodes a truncated JPEG with a grey tail and only a warning.
         raise UserError(f"{label}: JPEG is truncated or corrupt (no end-of-image marker)")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    with _captured_c_stderr() as warnings:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if "Corrupt JPEG data" in "".join(warnings):
+        raise UserError(f"{label}: JPEG data is corrupt")
     if image is None:
         raise UserError(f"{label}: not a readable image (corrupt, or not an image format OpenCV knows)")
     return image

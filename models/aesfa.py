@@ -1,0 +1,457 @@
+"""AesFA (Kwon, Kim et al., "AesFA: An Aesthetic Feature-Aware Arbitrary Neural
+Style Transfer", AAAI 2024); architecture only.
+
+AesFA needs no pre-trained network at inference. One light encoder splits an
+image into two frequency bands with octave convolutions: a high band at 1/4
+and a low band at 1/8 of the input size. Pooled to k x k, the two bands give a
+style *code*. From the code, kernel predictors make per-style dynamic kernels
+for every AdaOctConv block of the decoder: a grouped k x k "spatial" kernel,
+a grouped 1x1 "pointwise" kernel and a bias, for each band. An AdaOctConv
+block instance-normalises each band of the content, then applies these
+kernels (AdaConv, Chandran et al. 2021). Because of the normalisation, the
+kernels and bias play the part of AdaIN's std and mean, but they act on
+space and on channels. A learned 3x3 conv and an octave conv follow. The
+decoder upsamples between blocks and merges the bands into RGB at the end.
+
+Live use. `AesFANet.style` precomputes an `AesFAStyle` (all the kernels) once
+per look. A frame costs one encoder pass and one decoder pass. The kernel
+predictors are affine in the code, so blending codes with weights equals
+blending the kernels, and `AesFAStyle.lerp` (a crossfade) is exact. The
+paper's *style blending* takes the high band's code from one image and the
+low band's from another: `style(images=[A], low_freq_images=[B])`.
+
+`alpha` has no content-only path to fall back on: every decoder block is
+style-conditioned. So alpha < 1 interpolates the kernels from the content's
+own style (the frame used as its own style image) to the target style. The
+frame's code comes from the features that were encoded anyway; only the
+small kernel prediction is added per frame. alpha=0 is a faithful
+reconstruction only if training adds an identity term (as in SANet),
+|decode(f, predict_style(style_code(f))) - c| with f = encode(c)[-1]. The
+paper does not use one.
+
+Shape rules. Two stride-2 stages plus the low band's extra halving make the
+encoder downsample by 8. `encode` reflect-pads the bottom/right edges up to a
+multiple of 8, and `forward` crops back, so any size (for example 333x517)
+comes out exactly as it went in.
+
+Training (the losses are not implemented here). The release config weights
+them as L = L_percept + 5 * L_aesthetic, where:
+
+* L_percept = L_content + 10 * L_style, computed with a frozen VGG-19 during
+  training only. L_content is the MSE between the relu3_1 features of
+  the output and of the content. L_style sums EFDM (exact feature
+  distribution matching: the MSE to the style's values, sorted and
+  re-assigned by rank per channel) between output and style at
+  relu1_1..relu4_1. The "vgg19_r31" weights stop at relu3_1; relu4_1 needs
+  the full "vgg19" weights, or the term is dropped.
+* L_aesthetic, the aesthetic feature contrastive loss, is computed on AesFA's
+  *own* encoder: `aesthetic_features(x)` gives both encoder stages and the
+  pooled code, each with both bands. For each sample it is
+  sum EFDM(output, its style) / sum EFDM(output, negative style), summed over
+  those features. The negative is the batch's other style image closest to
+  the output in VGG style distance. The release trains two encoders of the
+  same shape, one for content and one for style, and sums the loss over
+  both. Here one encoder serves both roles.
+
+Departures from the reference code, all deliberate: one shared encoder;
+the low→high octave path convolves before upsampling (Chen et al.'s
+OctConv, 4x cheaper); activations after the stem and after each
+post-upsample conv, where the reference stacks linear convs; the
+final two linear 1x1 convs are fused into one band merge to RGB; every
+convolution pads by reflection.
+
+Use `encode`, `style_code`, `predict_style` and `decode` with autograd for
+training. `decode` returns raw RGB at the padded size. `style()` is the
+inference entry point: it runs without grad and its result is detached.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Callable, NamedTuple, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from stylize.models.adain import normalised_weights
+
+SIZE_MULTIPLE = 8  # total downsampling of the low band
+
+
+class Octave(NamedTuple):
+    """A feature map split into a high-frequency band and a low band at half its resolution."""
+
+    high: torch.Tensor
+    low: torch.Tensor
+
+
+def _conv(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1, bias: bool = True) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, kernel, stride, padding=kernel // 2, groups=groups, bias=bias,
+                     padding_mode="reflect")
+
+
+def _halves(channels: int) -> int:
+    if channels % 2:
+        raise ValueError(f"octave features split channels evenly between the bands; got {channels}")
+    return channels // 2
+
+
+def _upsample(x: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(x, scale_factor=2.0, mode="nearest")
+
+
+class PerBand(nn.Module):
+    """Apply one parameter-free op (an activation, an upsample) to both bands."""
+
+    def __init__(self, op: Callable[[torch.Tensor], torch.Tensor] | nn.Module):
+        super().__init__()
+        self.op = op
+
+    def forward(self, x: Octave) -> Octave:
+        return Octave(self.op(x.high), self.op(x.low))
+
+
+def _act() -> PerBand:
+    return PerBand(nn.LeakyReLU())
+
+
+class OctaveSplit(nn.Module):
+    """Single-band features → an Octave: high at the given stride, low pooled first to twice it."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 2):
+        super().__init__()
+        self.to_high = _conv(cin, _halves(cout), 3, stride)
+        self.to_low = _conv(cin, _halves(cout), 3, stride)
+
+    def forward(self, x: torch.Tensor) -> Octave:
+        return Octave(self.to_high(x), self.to_low(F.avg_pool2d(x, 2)))
+
+
+class OctaveConv(nn.Module):
+    """Octave convolution (Chen et al. 2019) on evenly split bands.
+
+    Each band is convolved on its own. With `exchange`, each band also
+    receives the other one, resampled to its resolution. As in Chen et al.,
+    the low→high path convolves at the low resolution and upsamples after.
+    That costs 4x less than convolving the upsampled map, which is what the
+    AesFA reference does. A depthwise octave conv never exchanges: a
+    depthwise conv mixes no channels at all.
+    """
+
+    def __init__(self, cin: int, cout: int, kernel: int = 3, stride: int = 1, depthwise: bool = False,
+                 exchange: bool = True):
+        super().__init__()
+        hin, hout = _halves(cin), _halves(cout)
+        if depthwise and cin != cout:
+            raise ValueError("a depthwise octave conv keeps its channel count")
+        groups = hin if depthwise else 1
+        self.high_to_high = _conv(hin, hout, kernel, stride, groups)
+        self.low_to_low = _conv(hin, hout, kernel, stride, groups)
+        self.exchange = exchange and not depthwise
+        if self.exchange:
+            # One bias per output band is enough, so the cross paths have none.
+            self.low_to_high = _conv(hin, hout, kernel, stride, bias=False)
+            self.high_to_low = _conv(hin, hout, kernel, stride, bias=False)
+
+    def forward(self, x: Octave) -> Octave:
+        high, low = self.high_to_high(x.high), self.low_to_low(x.low)
+        if self.exchange:
+            high = high + _upsample(self.low_to_high(x.low))
+            low = low + self.high_to_low(F.avg_pool2d(x.high, 2))
+        return Octave(high, low)
+
+
+class OctaveMerge(nn.Module):
+    """An Octave → one map at the high band's resolution (a 1x1 conv per band, summed)."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        self.from_high = nn.Conv2d(_halves(cin), cout, 1)
+        self.from_low = nn.Conv2d(_halves(cin), cout, 1, bias=False)
+
+    def forward(self, x: Octave) -> torch.Tensor:
+        # A 1x1 conv commutes with nearest upsampling; convolve at low resolution, which is cheaper.
+        return self.from_high(x.high) + _upsample(self.from_low(x.low))
+
+
+# ------------------------------------------------------------------ style --
+@dataclass(frozen=True)
+class DynamicKernels:
+    """A band's predicted AdaConv parameters, batched by style (B = 1, or one per sample)."""
+
+    spatial: torch.Tensor  # B, C, group, k, k
+    pointwise: torch.Tensor  # B, C, group, 1, 1
+    bias: torch.Tensor  # B, C
+
+
+class OctaveKernels(NamedTuple):
+    high: DynamicKernels
+    low: DynamicKernels
+
+
+@dataclass(frozen=True)
+class AesFAStyle:
+    """Precomputed kernels for every AdaOctConv block of the decoder: one look."""
+
+    layers: tuple[OctaveKernels, ...]
+
+    def map(self, fn: Callable[..., torch.Tensor], *others: "AesFAStyle") -> "AesFAStyle":
+        """Apply `fn` to every kernel tensor, together with the matching tensors of `others`."""
+        def band(*kernels: DynamicKernels) -> DynamicKernels:
+            return DynamicKernels(*(fn(*(getattr(k, f.name) for k in kernels)) for f in fields(DynamicKernels)))
+        return AesFAStyle(tuple(OctaveKernels(*(band(*bands) for bands in zip(*layers)))
+                                for layers in zip(self.layers, *(o.layers for o in others), strict=True)))
+
+    def lerp(self, other: "AesFAStyle", t: float) -> "AesFAStyle":
+        """Interpolate from this style (t=0) to `other` (t=1). Exact, since the predictors are affine."""
+        return self.map(lambda a, b: torch.lerp(a, b.to(a), t), other)
+
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "AesFAStyle":
+        return self.map(lambda x: x.to(device, dtype))
+
+    def tensors(self) -> list[torch.Tensor]:
+        """All kernels in a fixed order, e.g. as graph inputs for an exported decoder."""
+        return [getattr(k, f.name) for layer in self.layers for k in layer for f in fields(DynamicKernels)]
+
+
+class KernelPredictor(nn.Module):
+    """Style code of one band (B, S, k, k) → that band's DynamicKernels.
+
+    The spatial kernel keeps the code's layout, so a k x k style pattern can
+    become a k x k filter. The pointwise kernel and the bias come from the
+    code's global mean. All three maps are affine in the code.
+    """
+
+    def __init__(self, channels: int, group_size: int, code_channels: int, code_size: int):
+        super().__init__()
+        self.channels, self.group_size, self.code_size = channels, group_size, code_size
+        self.spatial = _conv(code_channels, channels * group_size, code_size)
+        self.pointwise = nn.Linear(code_channels, channels * group_size)
+        self.bias = nn.Linear(code_channels, channels)
+
+    def forward(self, code: torch.Tensor) -> DynamicKernels:
+        b, c, g, k = code.shape[0], self.channels, self.group_size, self.code_size
+        pooled = code.mean(dim=(2, 3))
+        return DynamicKernels(self.spatial(code).view(b, c, g, k, k),
+                              self.pointwise(pooled).view(b, c, g, 1, 1),
+                              self.bias(pooled))
+
+
+def _conv_per_style(x: torch.Tensor, weight: torch.Tensor, groups: int,
+                    bias: torch.Tensor | None = None) -> torch.Tensor:
+    """Grouped conv of x (N,C,H,W) with style-batched weights (B,Cout,Cin/groups,k,k), B = 1 or N.
+
+    With one style it is a plain conv. With one style per sample, the batch
+    is folded into the channels so that a single grouped conv does all
+    samples.
+    """
+    if weight.shape[0] == 1:
+        return F.conv2d(x, weight[0], None if bias is None else bias[0], groups=groups)
+    n, _, height, width = x.shape
+    out = F.conv2d(x.reshape(1, -1, height, width), weight.flatten(0, 1),
+                   None if bias is None else bias.flatten(), groups=groups * n)
+    return out.view(n, -1, *out.shape[-2:])
+
+
+class AdaptiveConv(nn.Module):
+    """AdaConv on one band: instance norm, then the style's kernels, then a learned 3x3 conv."""
+
+    def __init__(self, channels: int, group_size: int):
+        super().__init__()
+        if channels % group_size:
+            raise ValueError(f"{channels} channels do not split into groups of {group_size}")
+        self.groups = channels // group_size
+        self.conv = _conv(channels, channels, 3)
+
+    def forward(self, x: torch.Tensor, kernels: DynamicKernels) -> torch.Tensor:
+        x = F.pad(F.instance_norm(x), [kernels.spatial.shape[-1] // 2] * 4, mode="reflect")
+        x = _conv_per_style(x, kernels.spatial, self.groups)
+        x = _conv_per_style(x, kernels.pointwise, self.groups, kernels.bias)
+        return self.conv(x)
+
+
+class AdaOctConv(nn.Module):
+    """The paper's AdaOctConv block: AdaConv on each band with its kernels, then a depthwise octave conv."""
+
+    def __init__(self, channels: int, group_size: int, code_channels: int, code_size: int):
+        super().__init__()
+        band, code_band = _halves(channels), _halves(code_channels)
+        self.predict_high = KernelPredictor(band, group_size, code_band, code_size)
+        self.predict_low = KernelPredictor(band, group_size, code_band, code_size)
+        self.adaconv_high = AdaptiveConv(band, group_size)
+        self.adaconv_low = AdaptiveConv(band, group_size)
+        self.octave = OctaveConv(channels, channels, 3, depthwise=True)
+        self.act = _act()
+
+    def kernels(self, code: Octave) -> OctaveKernels:
+        return OctaveKernels(self.predict_high(code.high), self.predict_low(code.low))
+
+    def forward(self, x: Octave, kernels: OctaveKernels) -> Octave:
+        x = self.act(Octave(self.adaconv_high(x.high, kernels.high), self.adaconv_low(x.low, kernels.low)))
+        return self.act(self.octave(x))
+
+
+# ------------------------------------------------------------- networks --
+class AesFAEncoder(nn.Module):
+    """The shared octave encoder: RGB [0,1] → [stage-1 Octave, stage-2 Octave].
+
+    Channels (high + low) are width, 2*width and 4*width. The stage-2 bands
+    sit at 1/4 (high) and 1/8 (low) of the input size. The input size must
+    be a multiple of 8; `AesFANet.encode` pads it.
+    """
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.stem = nn.Sequential(_conv(3, width, 7), nn.LeakyReLU())
+        self.stage1 = nn.Sequential(
+            OctaveSplit(width, width), _act(),
+            OctaveConv(width, 2 * width, 1), _act(),
+            OctaveConv(2 * width, 2 * width, 3), _act(),
+        )
+        self.stage2 = nn.Sequential(
+            OctaveConv(2 * width, 2 * width, 3, stride=2, depthwise=True), _act(),
+            OctaveConv(2 * width, 4 * width, 1), _act(),
+            OctaveConv(4 * width, 4 * width, 3), _act(),
+        )
+
+    def forward(self, image: torch.Tensor) -> list[Octave]:
+        first = self.stage1(self.stem(image))
+        return [first, self.stage2(first)]
+
+
+class AesFADecoder(nn.Module):
+    """Stage-2 content Octave + AesFAStyle → RGB (linear, about [0,1]) at the input size.
+
+    There are three AdaOctConv blocks at 4w, 2w and w channels, with groups
+    of `group_sizes`. Between blocks come a 1x1 octave conv that halves the
+    channels, a x2 upsample and a 3x3 conv per band. At the end, the bands
+    merge into RGB.
+    """
+
+    def __init__(self, width: int, code_channels: int, code_size: int, group_sizes: Sequence[int] = (1, 2, 4)):
+        super().__init__()
+        channels = [4 * width, 2 * width, width]
+        if len(group_sizes) != len(channels):
+            raise ValueError(f"group_sizes needs {len(channels)} entries, one per AdaOctConv block")
+        self.blocks = nn.ModuleList(AdaOctConv(c, g, code_channels, code_size)
+                                    for c, g in zip(channels, group_sizes))
+        self.upsamplers = nn.ModuleList(
+            nn.Sequential(
+                OctaveConv(c, c // 2, 1), PerBand(_upsample),
+                # The reference has no activation here, leaving two linear convs back to back.
+                OctaveConv(c // 2, c // 2, 3, exchange=False), _act(),
+            )
+            for c in channels[:-1]
+        )
+        self.to_rgb = OctaveMerge(width, 3)
+
+    def kernels(self, code: Octave) -> AesFAStyle:
+        return AesFAStyle(tuple(block.kernels(code) for block in self.blocks))
+
+    def forward(self, content: Octave, style: AesFAStyle) -> torch.Tensor:
+        x = content
+        for i, (block, kernels) in enumerate(zip(self.blocks, style.layers, strict=True)):
+            x = block(x, kernels)
+            if i < len(self.upsamplers):
+                x = self.upsamplers[i](x)
+        return self.to_rgb(x)
+
+
+class AesFANet(nn.Module):
+    """AesFA: shared octave encoder + style-conditioned octave decoder. No VGG at inference.
+
+    width: channels after the stem (the paper uses 64). The encoder goes up
+    to 4*width and the style code has 4*width channels. Use a slim width
+    (16, 24, ...) for CPU real time. width must be a multiple of
+    2 * group_sizes[-1], so that every band splits into whole groups.
+    style_kernel: spatial size k of the pooled style code and of the
+    predicted kernels (paper: 3).
+    """
+
+    def __init__(self, width: int = 64, style_kernel: int = 3, group_sizes: Sequence[int] = (1, 2, 4)):
+        super().__init__()
+        if style_kernel % 2 == 0:
+            raise ValueError(f"style_kernel must be odd so its kernels have a centre; got {style_kernel}")
+        self.width, self.style_kernel, self.group_sizes = width, style_kernel, tuple(group_sizes)
+        self.encoder = AesFAEncoder(width)
+        self.decoder = AesFADecoder(width, 4 * width, style_kernel, group_sizes)
+
+    @classmethod
+    def from_state_dict(cls, state_dict: dict[str, torch.Tensor]) -> "AesFANet":
+        """Build the net the weights were saved from and load them.
+
+        width, style_kernel and group_sizes are read off the tensor shapes.
+        """
+        predictor = "decoder.blocks.{}.predict_high.{}.weight"
+        blocks = sorted({int(key.split(".")[2]) for key in state_dict if key.startswith("decoder.blocks.")})
+        net = cls(width=state_dict["encoder.stem.0.weight"].shape[0],
+                  style_kernel=state_dict[predictor.format(0, "spatial")].shape[-1],
+                  group_sizes=[state_dict[predictor.format(i, "pointwise")].shape[0]
+                               // state_dict[predictor.format(i, "bias")].shape[0] for i in blocks])
+        net.load_state_dict({k: v.float() for k, v in state_dict.items()})
+        return net
+
+    # Building blocks, with autograd, for training --------------------------
+    def encode(self, image: torch.Tensor) -> list[Octave]:
+        """Encoder features per stage for RGB [0,1]. The input is padded to a multiple of 8 first."""
+        height, width = image.shape[-2:]
+        pad_h, pad_w = -height % SIZE_MULTIPLE, -width % SIZE_MULTIPLE
+        if pad_h or pad_w:
+            image = F.pad(image, (0, pad_w, 0, pad_h), mode="reflect")
+        return self.encoder(image)
+
+    def style_code(self, features: Octave) -> Octave:
+        """Stage-2 features → the style code: each band average-pooled to k x k."""
+        return Octave(*(F.adaptive_avg_pool2d(band, self.style_kernel) for band in features))
+
+    def predict_style(self, code: Octave) -> AesFAStyle:
+        return self.decoder.kernels(code)
+
+    def decode(self, content_features: Octave, style: AesFAStyle) -> torch.Tensor:
+        """Raw RGB at the padded size (no crop, no clamp), for losses."""
+        return self.decoder(content_features, style)
+
+    def aesthetic_features(self, image: torch.Tensor) -> list[Octave]:
+        """The features of the aesthetic contrastive loss: both encoder stages, then the style code."""
+        features = self.encode(image)
+        return [*features, self.style_code(features[-1])]
+
+    # Inference -------------------------------------------------------------
+    @torch.no_grad()
+    def style(self, images: Sequence[torch.Tensor] | torch.Tensor, weights: Sequence[float] | None = None,
+              low_freq_images: Sequence[torch.Tensor] | torch.Tensor | None = None,
+              low_freq_weights: Sequence[float] | None = None) -> AesFAStyle:
+        """Precompute the kernels of a look from style images (each 1,3,H,W in [0,1]).
+
+        `weights` blend the images' codes (default: equally). With
+        `low_freq_images`, the low band's code comes from those images,
+        blended by `low_freq_weights`, and the high band's code from
+        `images`: the paper's style blending.
+        """
+        high, low = self._blended_code(images, weights)
+        if low_freq_images is not None:
+            _, low = self._blended_code(low_freq_images, low_freq_weights)
+        return self.predict_style(Octave(high, low))
+
+    def _blended_code(self, images: Sequence[torch.Tensor] | torch.Tensor,
+                      weights: Sequence[float] | None) -> Octave:
+        if isinstance(images, torch.Tensor):
+            images = list(images.split(1))
+        if not images:
+            raise ValueError("style() needs at least one style image")
+        codes = [self.style_code(self.encode(image)[-1]) for image in images]
+        w = normalised_weights(weights, len(codes)).to(codes[0].high)
+        return Octave(*(sum(wi * band for wi, band in zip(w, bands)) for bands in zip(*codes)))
+
+    def forward(self, content: torch.Tensor, style: AesFAStyle, alpha: float = 1.0) -> torch.Tensor:
+        """Stylize content (N,3,H,W in [0,1]). Returns RGB of exactly its size, clamped to [0,1].
+
+        alpha < 1 fades the kernels towards the frame's own style (see the
+        module docstring). At alpha=1 nothing about the style is computed per
+        frame.
+        """
+        height, width = content.shape[-2:]
+        features = self.encode(content)[-1]
+        if alpha != 1.0:
+            style = self.predict_style(self.style_code(features)).lerp(style, alpha)
+        return self.decode(features, style)[..., :height, :width].clamp(0, 1)
