@@ -16,6 +16,7 @@ are found before all of these.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -93,6 +94,15 @@ for _look, _sha, _size in [
         _look, f"fast_style_engstrom/{_look}.pth", _sha, "engstrom", _ENGSTROM_LICENCE, size=_size,
         note="Engstrom TF fast-style net (converted from ml5.js)",
     ))
+
+# Nets (and looks) this project trained itself: small fp16 files inside the
+# package, registered by models/shipped/registry.json, which
+# `python -m stylize.offline.ship` rewrites whenever a net is retrained.
+SHIPPED_REGISTRY = SHIPPED_DIR / "registry.json"
+if SHIPPED_REGISTRY.is_file():
+    for _name, _entry in json.loads(SHIPPED_REGISTRY.read_text()).items():
+        register(WeightSpec(_name, _entry["file"], _entry["sha256"], _entry["architecture"], _entry["licence"],
+                            size=_entry.get("size"), note=_entry.get("note", ""), shipped=True))
 
 FAST_NETS = [name for name, spec in REGISTRY.items() if spec.architecture in ("johnson", "engstrom")]
 

@@ -42,13 +42,23 @@ def load_vgg(depth: str | None = None, explicit: str | os.PathLike | None = None
         raise UserError(str(exc)) from None
 
 
-ARBITRARY_METHODS = ("adain", "aesfa", "student")
+# method -> registry name of its trained weights
+ARBITRARY_WEIGHTS = {"student": "student", "aesfa": "aesfa", "adain": "adain_r31_decoder"}
+ARBITRARY_METHODS = tuple(ARBITRARY_WEIGHTS)
+DEFAULT_METHOD = "student"  # fully ours, needs no VGG, real time on a CPU
 
 
 def load_arbitrary_net(method: str) -> nn.Module:
-    """An arbitrary-style net (AdaIN-r31, AesFA or the CPU student) with trained weights."""
-    if method not in ARBITRARY_METHODS:
-        known = ", ".join((*ARBITRARY_METHODS, *weights.FAST_NETS))
-        raise UserError(f"unknown method {method!r}; choose from gatys, {known}")
-    raise UserError(f"no trained weights for {method!r} are registered yet; "
-                    f"use --method gatys or a fast net ({', '.join(weights.FAST_NETS)})")
+    """An arbitrary-style net (the CPU student, AesFA or AdaIN-r31) with our trained weights."""
+    if method == "student":
+        from stylize.models.student import StudentNet
+        return StudentNet.from_inference_state_dict(weights.load(ARBITRARY_WEIGHTS["student"])).eval()
+    if method == "aesfa":
+        from stylize.models.aesfa import AesFANet
+        return AesFANet.from_state_dict(weights.load(ARBITRARY_WEIGHTS["aesfa"])).eval()
+    if method == "adain":
+        from stylize.models.adain import AdaINNet, Decoder
+        decoder = Decoder.from_state_dict(weights.load(ARBITRARY_WEIGHTS["adain"]))
+        return AdaINNet(load_vgg(decoder.depth), decoder).eval()
+    known = ", ".join((*ARBITRARY_METHODS, *weights.FAST_NETS))
+    raise UserError(f"unknown method {method!r}; choose from gatys, {known}")
