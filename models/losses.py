@@ -19,10 +19,16 @@ Stats = tuple[torch.Tensor, torch.Tensor]  # (mean, std), each N,C,1,1
 
 
 def resize_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """A spatial weight mask at a feature map's size (area-averaged, so soft)."""
+    """A spatial weight mask at a feature map's size.
+
+    Shrinking averages over each feature position's footprint ("area"), so a
+    position half covered by the mask gets weight 0.5.
+    """
     if tuple(mask.shape[-2:]) == tuple(size):
         return mask
-    return F.interpolate(mask, size=size, mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
+    if size[0] <= mask.shape[-2] and size[1] <= mask.shape[-1]:
+        return F.interpolate(mask, size=size, mode="area")
+    return F.interpolate(mask, size=size, mode="bilinear", align_corners=False).clamp(0, 1)
 
 
 def _weights_for(feat: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -14,11 +14,15 @@ import numpy as np
 from stylize.errors import UserError
 from stylize.imageio import (IMAGE_SUFFIXES, check_writable, list_images, read_image, resize_to,
                              write_image)
-from stylize.models import weights, zoo
+from stylize.models import looks, weights, zoo
 
 HELP = "stylize photos (files, folders or stdin) with a painting's look"
 EXAMPLES = """examples:
-  # a fixed look from a fast per-look net (no style image needed)
+  # a built-in look through the embedded net (no style image, no download)
+  stylize image photo.jpg --look starry-night -o starry.png
+
+  # any painting through the embedded net; or a fixed look from a fast per-look net
+  stylize image photo.jpg --style painting.jpg -o painted.png
   stylize image photo.jpg --method candy -o candy.png
 
   # any painting, by optimisation (slow, best quality); keep the photo's colours
@@ -41,14 +45,16 @@ GATYS = "gatys"
 def add_parser(verbs, parents) -> None:
     p = verbs.add_parser("image", parents=parents, help=HELP, description=HELP.capitalize() + ".",
                          epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image file(s), folder(s), or - for stdin")
-    p.add_argument("-o", "--output", required=True,
+    p.add_argument("inputs", nargs="*", metavar="INPUT", help="image file(s), folder(s), or - for stdin")
+    p.add_argument("-o", "--output",
                    help="output file, or a folder when there are several inputs; - for stdout (PNG)")
     p.add_argument("--style", help="style image(s), comma-separated")
+    p.add_argument("--look", help="a built-in look instead of a style image (see `stylize image --list-looks`)")
+    p.add_argument("--list-looks", action="store_true", help="list the built-in looks and exit")
     p.add_argument("--style-weights", help="blend weights for several styles, e.g. 0.7,0.3")
     p.add_argument("--method", default=None,
-                   help=f"gatys, an arbitrary-style net (adain, aesfa, student) or a fast net "
-                        f"({', '.join(weights.FAST_NETS)}); default: gatys when --style is given")
+                   help=f"{zoo.DEFAULT_METHOD} (default: the embedded CPU net), aesfa, adain, gatys (slow "
+                        f"optimisation, best quality) or a fast net ({', '.join(weights.FAST_NETS)})")
     p.add_argument("--alpha", type=float, default=1.0, help="0 = the photo, 1 = full style (default 1)")
     p.add_argument("--preserve-color", nargs="?", const="luminance", choices=["luminance", "match"],
                    help="keep the photo's colours: 'luminance' (default) transfers only brightness; "
@@ -56,7 +62,6 @@ def add_parser(verbs, parents) -> None:
     p.add_argument("--mask", help="grayscale image: white = stylize (or style A), black = keep (or style B)")
     p.add_argument("--size", type=int, help="long side of the output in pixels (default: the input's size)")
     p.add_argument("--steps", type=int, help="gatys: optimisation steps per scale")
-    p.add_argument("--seed", type=int, default=0, help="gatys: random seed (default 0)")
     p.add_argument("--json", action="store_true", help="print one JSON line per image instead of text")
     p.set_defaults(run=run)
 
@@ -126,18 +131,24 @@ def validate(args) -> tuple[str, list[np.ndarray], list[float] | None]:
     if args.size is not None and args.size < 16:
         raise UserError(f"--size must be at least 16 pixels, got {args.size}")
     style_paths = _split(args.style)
-    method = args.method or (GATYS if style_paths else None)
+    if args.look and style_paths:
+        raise UserError("give either --look or --style, not both")
+    method = args.method or (zoo.DEFAULT_METHOD if style_paths or args.look else None)
     if method is None:
-        raise UserError("nothing to stylize with: give --style PAINTING.jpg or --method "
+        raise UserError("nothing to stylize with: give --look NAME, --style PAINTING.jpg or --method "
                         f"({', '.join(weights.FAST_NETS)})")
     known = (GATYS, *zoo.ARBITRARY_METHODS, *weights.FAST_NETS)
     if method not in known:
         raise UserError(f"unknown method {method!r}; choose from {', '.join(known)}")
-    if method in weights.FAST_NETS and style_paths:
-        raise UserError(f"{method!r} is a fast net with a fixed look; --style applies to gatys and "
+    if method in weights.FAST_NETS and (style_paths or args.look):
+        raise UserError(f"{method!r} is a fast net with a fixed look; --style and --look apply to gatys and "
                         f"{', '.join(zoo.ARBITRARY_METHODS)}")
-    if method not in weights.FAST_NETS and not style_paths:
-        raise UserError(f"method {method!r} needs --style PAINTING.jpg")
+    if method == GATYS and not style_paths:
+        raise UserError("gatys needs --style PAINTING.jpg (built-in looks are for the feed-forward nets)")
+    if method in zoo.ARBITRARY_METHODS and not (style_paths or args.look):
+        raise UserError(f"method {method!r} needs --style PAINTING.jpg or --look NAME")
+    if args.look and args.look not in looks.names():
+        raise UserError(f"unknown look {args.look!r}; built-in looks: {', '.join(looks.names()) or 'none'}")
     style_weights = None
     if args.style_weights:
         try:
@@ -155,6 +166,12 @@ def validate(args) -> tuple[str, list[np.ndarray], list[float] | None]:
 
 
 def run(args) -> int:
+    if args.list_looks:
+        for name in looks.names():
+            print(f"{name:<18}{looks.describe(name)}")
+        return 0
+    if not args.inputs or not args.output:
+        raise UserError("give at least one INPUT and -o OUTPUT (see --help)")
     method, styles, style_weights = validate(args)
     jobs = plan_jobs(args.inputs, args.output)
     stylize_one = _make_stylizer(method, styles, style_weights, args)
@@ -185,7 +202,7 @@ def _make_stylizer(method, styles, style_weights, args):
         def run_gatys(content, mask):
             options = {"steps": args.steps} if args.steps else {}
             result = gatys(content, styles, style_weights, encoder=encoder, mask=mask,
-                           preserve_color=args.preserve_color, seed=args.seed, **options)
+                           preserve_color=args.preserve_color, **options)
             image = result.image
             if args.alpha < 1.0:
                 image = (content * (1 - args.alpha) + image * args.alpha + 0.5).astype(np.uint8)
@@ -205,6 +222,6 @@ def _make_stylizer(method, styles, style_weights, args):
             from stylize.realtime.engines import frame_to_tensor, tensor_to_frame
             images = [tensor_to_frame(match_color(frame_to_tensor(s), frame_to_tensor(content))) for s in styles]
             engine.preserve_color = False
-        engine.set_style(Look(method, method, images, style_weights))
+        engine.set_style(Look(args.look or method, method, images, style_weights, builtin=args.look))
         return engine(content, mask)
     return run_engine
