@@ -1,0 +1,414 @@
+"""Style and content losses of every method on the eval set, with Gatys as the reference.
+
+Metrics, on the VGG-19 'normalised' encoder (the teacher every net trained against):
+  content loss  MSE between the relu3_1 features of the output and of the content;
+  style loss    mean/std matching (models/losses.mean_std_style_loss) at relu1_1,
+                relu2_1 and relu3_1 between the output and the style image.
+Every output is scored as the uint8 picture a user would get. Images are
+resized to the given short side, the style image the same as the content.
+
+What runs:
+  main set     adain, aesfa, student on --main-pairs content x style pairs at
+               --size (512): 153 pairs by default, each of the 17 contents with
+               9 different styles and each style used 9 times (spread_pairs);
+               the fast nets (Johnson, Engstrom) on every content, scored
+               against their own painting where eval/style has it (OWN_STYLE),
+               else on content loss only.
+  reference    Gatys on a fixed subset of pairs (--pairs, 8) at --gatys-size
+               (384), and every arbitrary net on the same pairs at the same
+               size, so the ratios compare equals.
+  --full       every pair in both sets (Gatys on all 289 pairs takes hours).
+
+Time budget (~30 min on a quiet 2-core CPU). Single-thread CPU seconds per
+image, measured at 512 px (384 for Gatys): VGG-r31 scoring 1.3, AdaIN-r31 2.5,
+AesFA 0.7, student 0.07, a fast net 2.2, Gatys 185 per pair. With 2 cores
+that makes every pair ~36 min, Gatys's 8 pairs ~13 min of it; the 153-pair
+default takes ~28 min. `wall_seconds` in the JSON records the real figure.
+
+Targets (from the training issue): on the reference subset, AdaIN-r31 and
+AesFA reach mean style loss <= 2x Gatys's at content loss <= 1.5x Gatys's; on
+the main set the student is within 1.3x of AdaIN-r31 on both losses.
+
+Results: bench/results/quality.json and quality.png, a grid of reference
+pairs (content, style, gatys, adain, aesfa, student).
+"""
+from __future__ import annotations
+
+import copy
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from stylize.bench import report
+from stylize.bench.nets import BenchNet, bench_net
+from stylize.errors import UserError
+from stylize.imageio import list_images, read_image, resize_short_side
+from stylize.models import losses, weights, zoo
+from stylize.realtime.engines import frame_to_tensor, tensor_to_frame
+
+DEFAULT_EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "eval"
+ARBITRARY = ("adain", "aesfa", "student")
+GATYS = "gatys"
+# The painting each fast net was trained on, where eval/style holds a copy.
+# The other fast nets' paintings are not in the eval set: content loss only.
+OWN_STYLE = {"scream": "jcj_the_scream.jpg", "wave": "jcj_wave.jpg"}
+CONTENT_LAYER = "relu3_1"
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1")
+# (name, method, baseline, metric, limit, where): method's mean loss / baseline's must be <= limit.
+TARGETS = [
+    ("adain style <= 2x gatys", "adain", GATYS, "style_loss", 2.0, "reference"),
+    ("adain content <= 1.5x gatys", "adain", GATYS, "content_loss", 1.5, "reference"),
+    ("aesfa style <= 2x gatys", "aesfa", GATYS, "style_loss", 2.0, "reference"),
+    ("aesfa content <= 1.5x gatys", "aesfa", GATYS, "content_loss", 1.5, "reference"),
+    ("student style <= 1.3x adain", "student", "adain", "style_loss", 1.3, "main"),
+    ("student content <= 1.3x adain", "student", "adain", "content_loss", 1.3, "main"),
+]
+DEFAULT_MAIN_PAIRS = 153  # 9 styles per content: keeps the default run near 30 min (module notes)
+GRID_ROWS = 4
+GRID_CELL = (150, 200)  # height, width of one picture in the grid
+
+
+@dataclass
+class Settings:
+    eval_dir: Path = DEFAULT_EVAL
+    size: int = 512
+    gatys_size: int = 384
+    main_pairs: int | None = DEFAULT_MAIN_PAIRS  # None: every pair
+    pairs: int = 8  # reference subset size
+    full: bool = False
+    gatys_steps: int | None = None  # per scale; None = Gatys's own default
+    methods: tuple[str, ...] | None = None  # None = every arbitrary net, every fast net and gatys
+    net_files: dict[str, Path] = field(default_factory=dict)
+    seed: int = 0
+
+
+# Channels-last convolutions run VGG and the arbitrary nets ~1.4x faster on
+# this CPU (not the fast nets, whose instance norms get slower); the numbers
+# agree with the default layout to ~1e-7.
+FAST_LAYOUT = torch.channels_last
+
+
+def as_input(rgb: np.ndarray) -> torch.Tensor:
+    return frame_to_tensor(rgb).contiguous(memory_format=FAST_LAYOUT)
+
+
+# ----------------------------------------------------------------- scoring --
+class Scorer:
+    """VGG-r31 losses of outputs against precomputed content and style targets."""
+
+    def __init__(self, vgg):
+        self.vgg = copy.deepcopy(vgg).to(memory_format=FAST_LAYOUT)
+
+    @torch.no_grad()
+    def content_target(self, content: torch.Tensor) -> torch.Tensor:
+        return self.vgg.taps(content, [CONTENT_LAYER])[CONTENT_LAYER]
+
+    @torch.no_grad()
+    def style_target(self, style: torch.Tensor) -> dict:
+        feats = self.vgg.taps(style, list(STYLE_LAYERS))
+        return {name: losses.mean_std(feats[name]) for name in STYLE_LAYERS}
+
+    @torch.no_grad()
+    def score(self, output: np.ndarray, content_target: torch.Tensor, style_target: dict | None) -> dict:
+        feats = self.vgg.taps(as_input(output), sorted({CONTENT_LAYER, *STYLE_LAYERS},
+                                                               key=self.vgg.tap_names.index))
+        result = {"content_loss": losses.content_loss(feats[CONTENT_LAYER], content_target).item()}
+        if style_target is not None:
+            result["style_loss"] = losses.mean_std_style_loss(feats, style_target).item()
+        return result
+
+
+@dataclass
+class Image:
+    name: str
+    rgb: np.ndarray  # at the evaluation size
+    target: object  # the Scorer's target for it
+
+
+def load_images(folder: Path, short_side: int, make_target: Callable) -> list[Image]:
+    paths = list_images(folder) if folder.is_dir() else []
+    if not paths:
+        raise UserError(f"{folder}: no images; point --eval at a folder with content/ and style/ inside")
+    images = []
+    for path in paths:
+        rgb = resize_short_side(read_image(path), short_side)
+        images.append(Image(path.name, rgb, make_target(as_input(rgb))))
+    return images
+
+
+def spread_pairs(n_contents: int, n_styles: int, count: int) -> list[tuple[int, int]]:
+    """`count` distinct (content, style) index pairs, fixed and balanced.
+
+    Pairs come in rounds: each round visits every content once (striding
+    through the list, so a few pairs already span it) and pairs content c
+    with style c + round + n_styles // 2. A content thus never meets a style
+    twice, styles are used about equally often, and n_contents * n_styles
+    pairs are exactly every pair.
+    """
+    count = max(0, min(count, n_contents * n_styles))
+    stride = max(1, n_contents // max(1, min(count, n_contents)))
+    while math.gcd(stride, n_contents) != 1:  # a stride coprime to the length visits every content
+        stride += 1
+    pairs = []
+    for k in range(count):
+        round_, i = divmod(k, n_contents)
+        content = (i * stride) % n_contents
+        pairs.append((content, (content + round_ + n_styles // 2) % n_styles))
+    return pairs
+
+
+# -------------------------------------------------------------- stylizers --
+def arbitrary_stylizer(net: torch.nn.Module) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """(content RGB, style RGB) → output RGB, caching each style's parameters."""
+    net = net.to(memory_format=FAST_LAYOUT)
+    styles: dict[int, object] = {}
+
+    @torch.inference_mode()
+    def stylize(content: np.ndarray, style: np.ndarray) -> np.ndarray:
+        key = id(style)  # the eval images live for the whole run
+        if key not in styles:
+            styles[key] = net.style([as_input(style)])
+        return tensor_to_frame(net(as_input(content), styles[key]))
+    return stylize
+
+
+def fast_stylizer(net: torch.nn.Module) -> Callable[[np.ndarray], np.ndarray]:
+    @torch.inference_mode()
+    def stylize(content: np.ndarray) -> np.ndarray:
+        return tensor_to_frame(net(frame_to_tensor(content) * 255).div_(255))
+    return stylize
+
+
+def gatys_stylizer(vgg, steps: int | None, seed: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    from stylize.offline.gatys import gatys
+
+    def stylize(content: np.ndarray, style: np.ndarray) -> np.ndarray:
+        options = {"steps": steps} if steps else {}
+        return gatys(content, [style], encoder=vgg, seed=seed, progress=False, **options).image
+    return stylize
+
+
+# --------------------------------------------------------------------- run --
+def _summary(records: list[dict], seconds: float) -> dict:
+    summary = {"status": "ok", "images": len(records), "seconds_per_image": round(seconds / max(len(records), 1), 3)}
+    for metric in ("content_loss", "style_loss"):
+        values = [r[metric] for r in records if metric in r]
+        if values:
+            summary[metric] = float(np.mean(values))
+    summary["per_image"] = records
+    return summary
+
+
+def _score_pairs(stylize: Callable, pairs: list[tuple[int, int]], contents: list[Image], styles: list[Image],
+                 scorer: Scorer, bar: tqdm, keep: int = 0) -> tuple[dict, list[np.ndarray]]:
+    """Stylize and score each pair; returns the summary and the first `keep` outputs (for the grid)."""
+    records, kept, spent = [], [], 0.0
+    for ci, si in pairs:
+        content, style = contents[ci], styles[si]
+        started = time.perf_counter()
+        output = stylize(content.rgb, style.rgb)
+        spent += time.perf_counter() - started
+        records.append({"content": content.name, "style": style.name,
+                        **scorer.score(output, content.target, style.target)})
+        if len(kept) < keep:
+            kept.append(output)
+        bar.update()
+    return _summary(records, spent), kept
+
+
+def _score_fast_net(stylize: Callable, contents: list[Image], own: Image | None, scorer: Scorer,
+                    bar: tqdm) -> dict:
+    records, spent = [], 0.0
+    for content in contents:
+        started = time.perf_counter()
+        output = stylize(content.rgb)
+        spent += time.perf_counter() - started
+        records.append({"content": content.name,
+                        **scorer.score(output, content.target, own.target if own else None)})
+        bar.update()
+    return _summary(records, spent)
+
+
+def run(settings: Settings, out: str | None = None, write: bool = True, progress: bool = True,
+        nets: dict[str, torch.nn.Module] | None = None) -> dict:
+    """Score every method; `nets` (method → torch net) overrides the weights lookup, for tests."""
+    machine = report.machine()
+    started = time.perf_counter()
+    known = (*ARBITRARY, *weights.FAST_NETS, GATYS)
+    wanted = settings.methods or known
+    unknown = [m for m in wanted if m not in known]
+    if unknown:
+        raise UserError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(known)}")
+    vgg = zoo.load_vgg().eval()  # the metric itself: no VGG, no benchmark
+    scorer = Scorer(vgg)
+    eval_dir = Path(settings.eval_dir)
+    contents = load_images(eval_dir / "content", settings.size, scorer.content_target)
+    styles = load_images(eval_dir / "style", settings.size, scorer.style_target)
+    ref_contents = load_images(eval_dir / "content", settings.gatys_size, scorer.content_target)
+    ref_styles = load_images(eval_dir / "style", settings.gatys_size, scorer.style_target)
+    every_main, every_ref = len(contents) * len(styles), len(ref_contents) * len(ref_styles)
+    main_pairs = spread_pairs(len(contents), len(styles), every_main if settings.full or settings.main_pairs is None
+                              else settings.main_pairs)
+    ref_pairs = spread_pairs(len(ref_contents), len(ref_styles), every_ref if settings.full else settings.pairs)
+
+    loaded = {m: _bench_net(m, settings, nets) for m in wanted if m != GATYS}
+    available = {m: b for m, b in loaded.items() if not b.missing}
+    arbitrary = [m for m in ARBITRARY if m in available]
+    fast = [m for m in weights.FAST_NETS if m in available]
+    reference_methods = [*([GATYS] if GATYS in wanted and ref_pairs else []), *arbitrary]
+
+    units = len(arbitrary) * len(main_pairs) + len(fast) * len(contents) + len(reference_methods) * len(ref_pairs)
+    bar = tqdm(total=units, desc="quality", unit="image", file=sys.stderr, disable=not progress, dynamic_ncols=True)
+    results: dict = {"main": {}, "fast_nets": {}, "reference": {}}
+    grid_outputs: dict[str, list[np.ndarray]] = {}
+    by_name = {s.name: s for s in styles}
+    try:
+        for method in arbitrary:
+            bar.set_postfix_str(f"{method} @ {settings.size}")
+            summary, _ = _score_pairs(arbitrary_stylizer(available[method].net), main_pairs, contents, styles,
+                                      scorer, bar)
+            results["main"][method] = {"weights": available[method].source, **summary}
+        for method in fast:
+            bar.set_postfix_str(f"{method} @ {settings.size}")
+            own = by_name.get(OWN_STYLE.get(method, ""))
+            summary = _score_fast_net(fast_stylizer(available[method].net), contents, own, scorer, bar)
+            results["fast_nets"][method] = {
+                "weights": available[method].source, "style_image": own.name if own else None,
+                "note": None if own else "its painting is not in eval/style: content loss only", **summary}
+        for method in reference_methods:
+            bar.set_postfix_str(f"{method} @ {settings.gatys_size}")
+            stylize = (gatys_stylizer(vgg, settings.gatys_steps, settings.seed) if method == GATYS
+                       else arbitrary_stylizer(available[method].net))
+            summary, grid_outputs[method] = _score_pairs(stylize, ref_pairs, ref_contents, ref_styles, scorer, bar,
+                                                         keep=GRID_ROWS)
+            source = "optimisation, no weights" if method == GATYS else available[method].source
+            results["reference"][method] = {"weights": source, **summary}
+    finally:
+        bar.close()
+
+    for method, entry in loaded.items():
+        if entry.missing:
+            section = "fast_nets" if method in weights.FAST_NETS else "main"
+            results[section][method] = {"status": "missing", "reason": entry.source}
+            if method in ARBITRARY:
+                results["reference"][method] = {"status": "missing", "reason": entry.source}
+    if GATYS not in wanted or not ref_pairs:
+        results["reference"][GATYS] = {"status": "not run", "reason": "excluded by --methods or --pairs 0"}
+    order = [GATYS, *ARBITRARY, *weights.FAST_NETS]
+    results = {name: {m: section[m] for m in order if m in section} for name, section in results.items()}
+
+    result = {
+        "benchmark": "quality",
+        "machine": machine,
+        "settings": {"eval_dir": str(eval_dir), "size": settings.size, "gatys_size": settings.gatys_size,
+                     "main_pairs": len(main_pairs), "reference_pairs": len(ref_pairs), "full": settings.full,
+                     "gatys_steps": settings.gatys_steps or "gatys default", "seed": settings.seed,
+                     "contents": len(contents), "styles": len(styles),
+                     "content_layer": CONTENT_LAYER, "style_layers": list(STYLE_LAYERS)},
+        "reference_pair_names": [[ref_contents[c].name, ref_styles[s].name] for c, s in ref_pairs],
+        **results,
+        "targets": evaluate_targets(results),
+        "wall_seconds": round(time.perf_counter() - started, 1),
+    }
+    if write:
+        folder = report.results_dir(out)
+        result["files"] = [str(folder / "quality.json"), str(folder / "quality.png")]
+        report.write_json(folder / "quality.json", result)
+        grid = results_grid(ref_contents, ref_styles, ref_pairs, grid_outputs)
+        report.write_png(folder / "quality.png", grid)
+    return result
+
+
+def _bench_net(method: str, settings: Settings, nets: dict[str, torch.nn.Module] | None) -> BenchNet:
+    if nets and method in nets:
+        return BenchNet(method, nets[method].eval(), "given in memory")
+    return bench_net(method, settings.net_files.get(method))
+
+
+def evaluate_targets(results: dict) -> list[dict]:
+    """Each target as a ratio of mean losses with a pass mark, or 'n/a' when a side is missing."""
+    rows = []
+    for name, method, baseline, metric, limit, where in TARGETS:
+        section = results["reference" if where == "reference" else "main"]
+        a, b = section.get(method, {}), section.get(baseline, {})
+        if metric in a and metric in b and b[metric] > 0:
+            ratio = a[metric] / b[metric]
+            rows.append({"target": name, "set": where, "ratio": round(ratio, 3), "limit": limit,
+                         "pass": ratio <= limit})
+        else:
+            rows.append({"target": name, "set": where, "ratio": None, "limit": limit, "pass": None})
+    return rows
+
+
+# ------------------------------------------------------------------ report --
+def format_result(result: dict) -> str:
+    s = result["settings"]
+    lines = [f"quality on {s['contents']} contents x {s['styles']} styles: {s['main_pairs']} pairs at {s['size']} px, "
+             f"reference {s['reference_pairs']} pairs at {s['gatys_size']} px; "
+             f"{result['wall_seconds']:.0f} s on {result['machine']['cpu']}"]
+
+    def table(title: str, section: dict) -> None:
+        lines.append(f"\n{title}")
+        lines.append(f"  {'method':<14}{'content':>10}{'style':>10}{'s/image':>9}  weights")
+        for method, entry in section.items():
+            if entry.get("status") != "ok":
+                lines.append(f"  {method:<14}{entry.get('status', '?'):>10}  {entry.get('reason', '')[:90]}")
+                continue
+            style = f"{entry['style_loss']:10.4g}" if "style_loss" in entry else f"{'-':>10}"
+            lines.append(f"  {method:<14}{entry['content_loss']:10.4g}{style}{entry['seconds_per_image']:9.2f}  "
+                         f"{entry['weights'][:70]}")
+
+    table(f"main set ({s['main_pairs']} of {s['contents'] * s['styles']} pairs at {s['size']} px)", result["main"])
+    table(f"fast nets ({s['size']} px, every content; style loss against their own painting)", result["fast_nets"])
+    table(f"reference subset ({s['gatys_size']} px)", result["reference"])
+    lines.append("\ntargets")
+    for row in result["targets"]:
+        mark = "n/a " if row["pass"] is None else ("PASS" if row["pass"] else "FAIL")
+        ratio = "missing" if row["ratio"] is None else f"{row['ratio']:.2f}x"
+        lines.append(f"  [{mark}] {row['target']:<32} {ratio:>8}  (on the {row['set']} set)")
+    for path in result.get("files", []):
+        lines.append(f"wrote {path}")
+    return "\n".join(lines)
+
+
+def _fit(rgb: np.ndarray | None, label: str | None = None) -> np.ndarray:
+    """One grid cell: the picture letterboxed into GRID_CELL, or a grey 'missing' cell."""
+    height, width = GRID_CELL
+    cell = np.full((height, width, 3), 235, np.uint8)
+    if rgb is None:
+        cv2.putText(cell, label or "missing", (10, height // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (120, 120, 120), 1,
+                    cv2.LINE_AA)
+        return cell
+    scale = min(height / rgb.shape[0], width / rgb.shape[1])
+    h, w = max(1, round(rgb.shape[0] * scale)), max(1, round(rgb.shape[1] * scale))
+    small = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+    top, left = (height - h) // 2, (width - w) // 2
+    cell[top:top + h, left:left + w] = small
+    return cell
+
+
+def results_grid(contents: list[Image], styles: list[Image], pairs: list[tuple[int, int]],
+                 outputs: dict[str, list[np.ndarray]]) -> np.ndarray:
+    """Rows: the first reference pairs. Columns: content, style, gatys, adain, aesfa, student."""
+    columns = ["content", "style", GATYS, *ARBITRARY]
+    header = np.full((28, GRID_CELL[1] * len(columns), 3), 255, np.uint8)
+    for i, name in enumerate(columns):
+        cv2.putText(header, name, (i * GRID_CELL[1] + 8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (20, 20, 20), 1,
+                    cv2.LINE_AA)
+    rows = [header]
+    for row, (ci, si) in enumerate(pairs[:GRID_ROWS]):
+        cells = [_fit(contents[ci].rgb), _fit(styles[si].rgb)]
+        cells += [_fit(outputs[method][row] if row < len(outputs.get(method, [])) else None)
+                  for method in columns[2:]]
+        rows.append(np.concatenate(cells, axis=1))
+    if len(rows) == 1:
+        rows.append(np.concatenate([_fit(None, "no reference pairs")] * len(columns), axis=1))
+    return np.concatenate(rows, axis=0)

@@ -1,0 +1,307 @@
+"""Export style nets to ONNX, check them against torch, and cache them per weights.
+
+One exported graph serves every look of a net: the style is computed once in
+torch and fed to the graph as plain inputs, never baked in.
+
+Graph inputs and output (all float32, NCHW, RGB in [0,1]):
+
+    content              1,3,H,W   the frame; H and W are dynamic
+    style_mean/style_std 1,C,1,1   adain, student: AdaIN statistics (Style.blended())
+    alpha                1         adain, student: 0 = content features, 1 = full style
+    block{i}_{band}_{k}  ...       aesfa: the predicted kernels, in AesFAStyle.tensors() order
+                                   (band high|low, k spatial|pointwise|bias)
+    stylized             1,3,H,W   the output, clamped to [0,1], exactly the input's size
+
+Fast per-look nets (Johnson, Engstrom) take only `content`. They work in
+0-255 inside; the graph wraps them so that every graph speaks [0,1].
+
+Limits, each checked by `check_parity`:
+* AesFA's alpha is not a graph input. In torch, alpha < 1 fades the kernels
+  towards the frame's own style code, an adaptive pool that the ONNX exporter
+  cannot express for arbitrary sizes. Runners blend pixels instead.
+* Engstrom nets compute their TensorFlow 'SAME' padding with Python arithmetic
+  on the input size, which the tracer freezes. Their graphs have a fixed size
+  (one export per frame size); every other graph takes any size.
+
+The legacy TorchScript exporter is used (`dynamo=False`): the torch.export
+path needs onnxscript, which is not a dependency, and these nets trace cleanly.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from stylize.errors import UserError
+from stylize.models import weights, zoo
+from stylize.models.adain import AdaINNet, Style, adain
+from stylize.models.aesfa import SIZE_MULTIPLE, AesFANet, AesFAStyle, DynamicKernels, OctaveKernels
+from stylize.models.fast import EngstromNet, JohnsonNet
+
+OPSET = 17
+# Bump when a graph wrapper changes, so cached exports from older code are not reused.
+GRAPH_FORMAT = 1
+PARITY_TOLERANCE = 2e-3  # max abs difference in [0,1] units, ~half a uint8 level
+EXPORT_SIZE = (96, 128)  # the traced example's height, width; dynamic graphs take any size
+PARITY_SIZE = (67, 91)  # odd on purpose: catches sizes frozen during tracing
+
+CONTENT, OUTPUT = "content", "stylized"
+_BANDS = ("high", "low")
+_KERNEL_FIELDS = ("spatial", "pointwise", "bias")
+
+
+# ------------------------------------------------------------- the graphs --
+class AdaINGraph(nn.Module):
+    """AdaIN-r31 or the student with the style statistics and alpha as inputs."""
+
+    def __init__(self, net: AdaINNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, content: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor,
+                alpha: torch.Tensor) -> torch.Tensor:
+        height, width = content.shape[-2:]
+        features = self.net.encoder(content)
+        # Always lerp (AdaINNet skips it at alpha=1) so one graph serves every alpha.
+        features = torch.lerp(features, adain(features, style_mean, style_std), alpha)
+        return self.net.decoder(features)[..., :height, :width].clamp(0, 1)
+
+
+class AesFAGraph(nn.Module):
+    """AesFA with its per-look kernels as inputs."""
+
+    def __init__(self, net: AesFANet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, content: torch.Tensor, *kernels: torch.Tensor) -> torch.Tensor:
+        height, width = content.shape[-2:]
+        # AesFANet.encode pads only when needed (a Python branch the tracer
+        # would freeze); padding always, possibly by zero, keeps the size dynamic.
+        padded = F.pad(content, (0, (-width) % SIZE_MULTIPLE, 0, (-height) % SIZE_MULTIPLE), mode="reflect")
+        features = self.net.encoder(padded)[-1]
+        return self.net.decode(features, aesfa_style_from_tensors(kernels))[..., :height, :width].clamp(0, 1)
+
+
+class FastNetGraph(nn.Module):
+    """A Johnson or Engstrom net wrapped to take and give RGB in [0,1] like every other graph."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, content: torch.Tensor) -> torch.Tensor:
+        return (self.net(content * 255) / 255).clamp(0, 1)
+
+
+def aesfa_style_from_tensors(tensors: Sequence[torch.Tensor]) -> AesFAStyle:
+    """The inverse of `AesFAStyle.tensors()`: per block, high then low band, each spatial, pointwise, bias."""
+    per_band = len(_KERNEL_FIELDS)
+    per_block = per_band * len(_BANDS)
+    if len(tensors) % per_block:
+        raise ValueError(f"{len(tensors)} kernel tensors do not make whole AdaOctConv blocks of {per_block}")
+    layers = []
+    for start in range(0, len(tensors), per_block):
+        block = tensors[start:start + per_block]
+        layers.append(OctaveKernels(DynamicKernels(*block[:per_band]), DynamicKernels(*block[per_band:])))
+    return AesFAStyle(tuple(layers))
+
+
+def kernel_input_names(style: AesFAStyle) -> list[str]:
+    return [f"block{i}_{band}_{field}" for i in range(len(style.layers))
+            for band in _BANDS for field in _KERNEL_FIELDS]
+
+
+def is_dynamic(net: nn.Module) -> bool:
+    """Whether the graph of `net` takes any frame size (see the module notes on Engstrom)."""
+    return not isinstance(net, EngstromNet)
+
+
+def is_fast_net(net: nn.Module) -> bool:
+    return isinstance(net, (JohnsonNet, EngstromNet))
+
+
+# ------------------------------------------------------- style as inputs --
+def style_feeds(style: Style | AesFAStyle | None, alpha: float = 1.0) -> dict[str, np.ndarray]:
+    """The graph inputs that carry a precomputed style (empty for a fast net)."""
+    if style is None:
+        return {}
+    if isinstance(style, AesFAStyle):
+        return {name: tensor.detach().float().cpu().numpy()
+                for name, tensor in zip(kernel_input_names(style), style.tensors())}
+    mean, std = style.blended()
+    return {"style_mean": mean.detach().float().cpu().numpy(), "style_std": std.detach().float().cpu().numpy(),
+            "alpha": np.array([alpha], dtype=np.float32)}
+
+
+def _graph_for(net: nn.Module) -> nn.Module:
+    if isinstance(net, AesFANet):
+        return AesFAGraph(net)
+    if isinstance(net, AdaINNet):  # also the student, an AdaINNet subclass
+        return AdaINGraph(net)
+    if is_fast_net(net):
+        return FastNetGraph(net)
+    raise UserError(f"cannot export a {type(net).__name__}; ONNX export covers AdaIN, the student, AesFA "
+                    "and the fast nets")
+
+
+def example_style(net: nn.Module, seed: int = 0) -> Style | AesFAStyle | None:
+    """A style computed from a fixed random painting, for tracing and parity checks."""
+    if is_fast_net(net):
+        return None
+    painting = torch.rand(1, 3, 96, 96, generator=torch.Generator().manual_seed(seed))
+    return net.style([painting])
+
+
+# ------------------------------------------------------------------ export --
+def export_onnx(method: str, path: str | os.PathLike, *, net: nn.Module | None = None,
+                size: tuple[int, int] | None = None) -> Path:
+    """Export `method`'s net (registered weights, or `net`) to `path`, written atomically.
+
+    size (height, width): the traced example. It only matters for graphs with
+    a fixed size (Engstrom nets), which then run at exactly that size.
+    """
+    net = (net if net is not None else load_net(method)).eval()
+    graph = _graph_for(net)
+    height, width = size or EXPORT_SIZE
+    content = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0))
+    feeds = style_feeds(example_style(net))
+    names = [CONTENT, *feeds]
+    dynamic = {CONTENT: {2: "height", 3: "width"}, OUTPUT: {2: "height", 3: "width"}} if is_dynamic(net) else None
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(handle)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            # The legacy exporter warns that it is legacy and that some slices
+            # cannot be constant-folded; neither is actionable here.
+            warnings.simplefilter("ignore")
+            torch.onnx.export(graph, (content, *(torch.from_numpy(v) for v in feeds.values())), tmp_name,
+                              dynamo=False, input_names=names, output_names=[OUTPUT], dynamic_axes=dynamic,
+                              opset_version=OPSET, do_constant_folding=True)
+        os.replace(tmp_name, path)
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
+    return path
+
+
+def load_net(method: str) -> nn.Module:
+    """The torch net of `method` with its registered weights."""
+    if method in weights.FAST_NETS:
+        return zoo.load_fast_net(method)
+    return zoo.load_arbitrary_net(method)
+
+
+# ------------------------------------------------------------------ runtime --
+def open_session(path: str | os.PathLike, threads: int | None = None,
+                 providers: Sequence[str] | None = None):
+    """An ONNX Runtime session; `threads` caps intra-op threads (None: ORT's default, one per core)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.inter_op_num_threads = 1  # the graphs are a single chain; parallelism is intra-op
+    if threads:
+        options.intra_op_num_threads = threads
+    options.log_severity_level = 3  # errors only: ORT's warnings about unused initialisers are noise here
+    try:
+        return ort.InferenceSession(str(path), options, providers=list(providers or ["CPUExecutionProvider"]))
+    except Exception as exc:  # ORT raises its own types for corrupt or unsupported files
+        raise UserError(f"{path}: ONNX Runtime cannot load this model ({exc})") from None
+
+
+def run_session(session, content: np.ndarray, feeds: dict[str, np.ndarray]) -> np.ndarray:
+    """Run a graph on content (1,3,H,W float32 [0,1]); `feeds` may hold inputs the graph lacks."""
+    wanted = {i.name for i in session.get_inputs()}
+    inputs = {CONTENT: content, **{k: v for k, v in feeds.items() if k in wanted}}
+    return session.run([OUTPUT], inputs)[0]
+
+
+def check_parity(method: str, path: str | os.PathLike, *, net: nn.Module | None = None,
+                 size: tuple[int, int] | None = None, tolerance: float = PARITY_TOLERANCE,
+                 threads: int | None = 1) -> float:
+    """Run the graph in ONNX Runtime (CPU) and the net in torch on one random frame.
+
+    Returns the max abs difference in [0,1] units; raises UserError when it
+    is above `tolerance`. The default size is odd, so a dynamic graph whose
+    size got frozen during tracing fails here rather than in use.
+    """
+    net = (net if net is not None else load_net(method)).eval()
+    height, width = size or (PARITY_SIZE if is_dynamic(net) else EXPORT_SIZE)
+    content = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(1))
+    style = example_style(net, seed=2)
+    with torch.no_grad():
+        expected = _graph_for(net)(content, *(torch.from_numpy(v) for v in style_feeds(style).values()))
+        if style is not None:  # and the net's own forward, which the graph must agree with
+            direct = net(content, style)
+            expected_gap = (direct - expected).abs().max().item()
+            if expected_gap > tolerance:
+                raise UserError(f"{method}: the export wrapper differs from the net by {expected_gap:.2g}; "
+                                "the graph definition is out of date")
+    session = open_session(path, threads)
+    try:
+        got = run_session(session, content.numpy(), style_feeds(style))
+    except Exception as exc:
+        raise UserError(f"{method}: ONNX Runtime failed on a {width}x{height} frame ({exc})") from None
+    if got.shape != tuple(expected.shape):
+        raise UserError(f"{method}: ONNX output is {got.shape[-1]}x{got.shape[-2]}, expected {width}x{height}")
+    gap = float(np.abs(got - expected.numpy()).max())
+    if not gap <= tolerance:  # also catches NaN
+        raise UserError(f"{method}: ONNX Runtime and torch differ by {gap:.3g} (> {tolerance:g}) "
+                        f"on a {width}x{height} frame; the export is not usable")
+    return gap
+
+
+# ------------------------------------------------------------------- cache --
+def weights_digest(net: nn.Module) -> str:
+    """sha256 over the net's state dict: names, dtypes, shapes and bytes.
+
+    Keying the cache by the weights baked into the graph (not by a file name)
+    means a retrained or re-registered net never meets a stale export.
+    """
+    digest = hashlib.sha256(f"{type(net).__name__}:{GRAPH_FORMAT}:{OPSET}".encode())
+    for name, tensor in sorted(net.state_dict().items()):
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        data = tensor.float() if tensor.dtype == torch.bfloat16 else tensor  # numpy has no bfloat16
+        digest.update(data.numpy().tobytes())
+    return digest.hexdigest()
+
+
+def cache_path(method: str, net: nn.Module, size: tuple[int, int] | None = None) -> Path:
+    """Where the export of `net` lives in the user cache; fixed-size graphs also key by size."""
+    name = f"{method}-{weights_digest(net)[:20]}"
+    if not is_dynamic(net):
+        height, width = size or EXPORT_SIZE
+        name += f"-{width}x{height}"
+    return weights.cache_dir() / "onnx" / f"{name}.onnx"
+
+
+def cached_onnx(method: str, *, net: nn.Module | None = None, size: tuple[int, int] | None = None) -> Path:
+    """The ONNX file for `method`, exported and parity-checked on first use, then reused.
+
+    size (height, width) is only used by fixed-size graphs (Engstrom nets).
+    """
+    net = (net if net is not None else load_net(method)).eval()
+    path = cache_path(method, net, size)
+    if path.is_file():
+        return path
+    # Export beside the final name and check parity before it becomes visible,
+    # so the cache never holds a graph that failed its check.
+    candidate = path.with_name(f".{path.stem}.{os.getpid()}.onnx")
+    try:
+        export_onnx(method, candidate, net=net, size=size)
+        check_parity(method, candidate, net=net, size=None if is_dynamic(net) else size)
+        os.replace(candidate, path)
+    finally:
+        candidate.unlink(missing_ok=True)
+    return path

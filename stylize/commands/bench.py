@@ -1,0 +1,143 @@
+"""`stylize bench speed|quality|pipeline`: the benchmarks in bench/, each writing JSON + PNG."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import sys
+
+from stylize.errors import UserError
+
+HELP = "measure speed and quality (results go to bench/results/)"
+EXAMPLES = """examples:
+  stylize bench speed --method student --resolution 640x480 --backend onnxruntime
+  stylize bench quality                    # about half an hour on a quiet 2-core CPU
+  stylize bench pipeline --seconds 20      # threaded live pipeline vs a naive loop
+"""
+
+SPEED_HELP = "fps of a net at a resolution, next to naive VGG-r31 AdaIN measured in the same run"
+SPEED_EXAMPLES = """examples:
+  # the CPU target: the student through ONNX Runtime on 2 cores, >= 20 fps
+  stylize bench speed --method student --resolution 640x480 --backend onnxruntime --threads 2
+
+  # a fast net in eager torch, 5 s per contender, JSON on stdout
+  stylize bench speed --method candy --backend torch --seconds 5 --json
+
+  # a training checkpoint instead of the registered weights
+  stylize bench speed --method student --net student=runs/student/checkpoint.pt
+
+Nets without registered weights are timed with random weights (the cost is the
+same) and the result says so.
+"""
+
+QUALITY_HELP = "VGG-r31 content and style losses on the eval set, against Gatys"
+QUALITY_EXAMPLES = """examples:
+  # the default (~30 min): 153 pairs at 512 px, Gatys on 8 reference pairs at 384 px
+  stylize bench quality
+
+  # score a training checkpoint against the shipped AdaIN, without Gatys
+  stylize bench quality --methods student,adain --net student=runs/student/checkpoint.pt --pairs 0
+
+  # a quick look: small images, 2 reference pairs, short Gatys runs
+  stylize bench quality --size 256 --gatys-size 192 --pairs 2 --gatys-steps 30
+
+  # every one of the 289 pairs, Gatys included (hours)
+  stylize bench quality --full
+"""
+
+PIPELINE_HELP = "threaded live pipeline vs a naive loop (options: stylize bench pipeline --help)"
+
+
+def add_parser(verbs, parents) -> None:
+    p = verbs.add_parser("bench", help=HELP, description=HELP.capitalize() + ".", epilog=EXAMPLES,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    benches = p.add_subparsers(dest="bench", metavar="BENCHMARK", required=True)
+
+    speed = benches.add_parser("speed", parents=parents, help=SPEED_HELP, description=SPEED_HELP.capitalize() + ".",
+                               epilog=SPEED_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    speed.add_argument("--method", required=True, help="student, aesfa, adain or a fast net such as candy")
+    speed.add_argument("--resolution", default="640x480", help="frame size WIDTHxHEIGHT (default 640x480)")
+    speed.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
+                       help="eager torch on the CPU, or the ONNX export in ONNX Runtime (default torch)")
+    speed.add_argument("--threads", type=int, help="CPU threads for the net and the baseline "
+                                                   "(default: every core this process may use)")
+    speed.add_argument("--seconds", type=float, default=10.0, help="timed seconds per contender (default 10)")
+    _add_common(speed)
+    speed.set_defaults(run=run_speed)
+
+    quality = benches.add_parser("quality", parents=parents, help=QUALITY_HELP,
+                                 description=QUALITY_HELP.capitalize() + ".", epilog=QUALITY_EXAMPLES,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    quality.add_argument("--eval", dest="eval_dir", help="folder with content/ and style/ "
+                                                         "(default: ../shared/data/eval beside the repo)")
+    quality.add_argument("--size", type=int, default=512, help="short side for the main set (default 512)")
+    quality.add_argument("--gatys-size", type=int, default=384,
+                         help="short side for the Gatys reference pairs (default 384)")
+    quality.add_argument("--main-pairs", type=int,
+                         help="content x style pairs for the nets at --size (default: 153 of the 289, "
+                              "9 styles per content)")
+    quality.add_argument("--pairs", type=int, default=8, help="number of Gatys reference pairs (default 8)")
+    quality.add_argument("--full", action="store_true", help="every pair, for the nets and for Gatys")
+    quality.add_argument("--gatys-steps", type=int, help="Gatys optimisation steps per scale (default: its own)")
+    quality.add_argument("--methods", help="comma-separated subset, e.g. student,adain,gatys (default: all)")
+    _add_common(quality)
+    quality.set_defaults(run=run_quality)
+
+    # Every argument, --help included, belongs to the pipeline benchmark's own parser:
+    # with '+' as its only option prefix this parser takes none of them itself.
+    pipeline = benches.add_parser("pipeline", help=PIPELINE_HELP, add_help=False, prefix_chars="+")
+    pipeline.add_argument("args", nargs=argparse.REMAINDER)
+    pipeline.set_defaults(run=run_pipeline, debug=False)
+
+
+def _add_common(parser) -> None:
+    parser.add_argument("--net", action="append", metavar="METHOD=PATH",
+                        help="use this checkpoint or state dict for METHOD (repeatable)")
+    parser.add_argument("--out", help="folder for the JSON and PNG (default: bench/results in the repo)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+
+
+def run_speed(args) -> int:
+    from stylize.bench import speed
+    from stylize.bench.nets import parse_net_files
+
+    speed.check_method(args.method)
+    files = parse_net_files(args.net)
+    if args.threads is not None and args.threads < 1:
+        raise UserError(f"--threads must be at least 1, got {args.threads}")
+    resolution = speed.parse_resolution(args.resolution)
+    print(f"timing {args.method} and the AdaIN-r31 baseline, {args.seconds:g} s each ...", file=sys.stderr)
+    result = speed.run(args.method, resolution, args.backend, args.threads,
+                       args.seconds, str(files[args.method]) if args.method in files else None, args.out)
+    print(json.dumps(result, indent=2) if args.json else speed.format_result(result))
+    return 0
+
+
+def run_quality(args) -> int:
+    from stylize.bench import quality
+    from stylize.bench.nets import parse_net_files
+
+    for name in ("size", "gatys_size"):
+        if getattr(args, name) < 32:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 32 pixels")
+    for name in ("pairs", "main_pairs"):
+        if (getattr(args, name) or 0) < 0:
+            raise UserError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(args, name)}")
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip()) if args.methods else None
+    settings = quality.Settings(size=args.size, gatys_size=args.gatys_size, pairs=args.pairs, full=args.full,
+                                gatys_steps=args.gatys_steps, methods=methods, net_files=parse_net_files(args.net))
+    if args.eval_dir:
+        settings.eval_dir = args.eval_dir
+    if args.main_pairs is not None:
+        settings.main_pairs = args.main_pairs
+    result = quality.run(settings, args.out)
+    print(json.dumps(result, indent=2) if args.json else quality.format_result(result))
+    return 0
+
+
+def run_pipeline(args) -> int:
+    if importlib.util.find_spec("stylize.bench.pipeline") is None:
+        raise UserError("this build has no pipeline benchmark (bench/pipeline.py)")
+    module = importlib.import_module("stylize.bench.pipeline")
+    return module.main(args.args)

@@ -1,0 +1,70 @@
+"""Speed benchmark smoke tests: tiny frames, fractions of a second, results written. No timing asserts."""
+from __future__ import annotations
+
+import json
+import math
+
+import cv2
+import pytest
+import torch
+
+from stylize.bench import speed
+from stylize.cli import main
+from stylize.errors import UserError
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    previous = torch.get_num_threads()
+    yield
+    torch.set_num_threads(previous)  # speed.run sets the thread count it measures with
+
+
+def check_entry(entry: dict) -> None:
+    for key in ("median_ms", "p90_ms", "fps"):
+        assert math.isfinite(entry[key]) and entry[key] > 0
+    assert entry["p90_ms"] >= entry["median_ms"]
+    assert entry["frames"] >= 1
+
+
+def test_student_through_onnxruntime_writes_json_and_chart(weights_dir, tmp_path):
+    result = speed.run("student", (64, 48), "onnxruntime", threads=1, seconds=0.3, out=tmp_path)
+    saved = json.loads((tmp_path / "speed_student_onnxruntime_64x48_t1.json").read_text())
+    assert saved["method"] == "student" and saved["resolution"] == "64x48" and saved["threads"] == 1
+    check_entry(saved["new"])
+    check_entry(saved["baseline"])
+    assert saved["fps_ratio"] == pytest.approx(saved["new"]["fps"] / saved["baseline"]["fps"], rel=0.01)
+    assert saved["machine"]["cores"] >= 1 and saved["machine"]["cpu"]
+    assert len(saved["machine"]["load_average_at_start"]) == 3
+    assert "target" not in saved  # the 20 fps target is for 640x480 only
+    chart = cv2.imread(str(tmp_path / "speed_student_onnxruntime_64x48_t1.png"))
+    assert chart is not None and chart.shape[0] > 100
+    assert "student" in speed.format_result(result) and "baseline" in speed.format_result(result)
+
+
+def test_cli_times_a_fast_net_in_torch(weights_dir, tmp_path, capsys):
+    code = main(["bench", "speed", "--method", "candy", "--resolution", "48x32", "--threads", "1",
+                 "--seconds", "0.2", "--out", str(tmp_path), "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["backend"] == "torch" and "candy" in result["new"]["weights"]
+    check_entry(result["new"])
+    assert (tmp_path / "speed_candy_torch_48x32_t1.png").is_file()
+
+
+def test_cli_rejects_an_unknown_method_in_one_line(tmp_path, capsys):
+    assert main(["bench", "speed", "--method", "nope", "--seconds", "0.1", "--out", str(tmp_path)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "unknown method 'nope'" in lines[0]
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("text", ["640", "640x", "axb", "8x8"])
+def test_bad_resolutions_are_user_errors(text):
+    with pytest.raises(UserError):
+        speed.parse_resolution(text)
+
+
+def test_resolution_is_width_by_height():
+    assert speed.parse_resolution("640x480") == (640, 480)
+    assert speed.fixed_frame(640, 480).shape == (480, 640, 3)
