@@ -348,6 +348,14 @@ class Trainer:
         (self.out / f"{path.name}.sha256").write_text(f"{sha256_file(path)}  {path.name}\n")
         return path
 
+    @torch.no_grad()
+    def evaluate(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, float]:
+        """The losses on a fixed batch, without training (for held-out checks)."""
+        self.task.net.eval()
+        losses = {k: float(v) for k, v in self.task.losses(content, style).items()}
+        self.task.net.train()
+        return losses
+
     # --- loop
     def _log(self, writer, losses: dict[str, float], seconds: float) -> None:
         writer.writerow({"step": self.step, "seconds": round(seconds, 2), **{k: f"{v:.6g}" for k, v in losses.items()}})
