@@ -44,10 +44,11 @@ def style_for(name: str, method: str, net: torch.nn.Module):
     entry = table[name]
     if method not in entry:
         raise UserError(f"look {name!r} has no parameters for {method!r}; it has {', '.join(k for k in entry if isinstance(entry[k], dict))}")
-    params = {k: v.float() for k, v in entry[method].items()}
+    device = next(net.parameters()).device
+    params = {k: v.to(device, torch.float32) for k, v in entry[method].items()}
     if method == "aesfa":
         return net.predict_style(Octave(params["high"], params["low"]))
-    return Style(params["mean"], params["std"], torch.ones(1))
+    return Style(params["mean"], params["std"], torch.ones(1, device=device))
 
 
 @torch.no_grad()

@@ -11,6 +11,7 @@ effect on the next frame.
 """
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 
 from stylize.errors import UserError
-from stylize.models import weights, zoo
+from stylize.models import looks, weights, zoo
 from stylize.models.color import luminance_only
 
 
@@ -30,6 +31,8 @@ class Look:
     method: str  # a fast-net name, or an arbitrary-style method such as "adain"
     style_images: list[np.ndarray] = field(default_factory=list)  # RGB uint8
     style_weights: list[float] | None = None
+    style: object | None = None  # precomputed style parameters, used as they are
+    builtin: str | None = None  # a built-in look's name (stylize.models.looks): its style, no images needed
 
     @property
     def is_fast_net(self) -> bool:
@@ -50,33 +53,71 @@ class Engine(ABC):
     def __init__(self) -> None:
         self.alpha = 1.0
         self.preserve_color = False
+        self.crossfade_ms = 0.0  # a set_style() after the first fades over this long
         self.look: Look | None = None
+        self.clock = time.monotonic  # the crossfade's time base
         self._pending: list[np.ndarray] = []
 
     @abstractmethod
     def set_style(self, look: Look) -> None:
-        """Switch to `look`, precomputing whatever it needs (never per frame)."""
+        """Switch to `look`, precomputing whatever it needs (never per frame).
+
+        With `crossfade_ms` > 0 the picture fades from the previous look over
+        that time instead of cutting.
+        """
 
     @abstractmethod
     def __call__(self, frame: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Stylize one RGB uint8 frame; `mask` (HxW float, 1 = stylize) limits where."""
 
+    @property
+    def fading(self) -> bool:
+        """True while a crossfade between two looks is running."""
+        return False
+
     # Synchronous default; GPU engines overlap transfer and compute instead.
-    def submit(self, frame: np.ndarray) -> None:
-        self._pending.append(self(frame))
+    def submit(self, frame: np.ndarray, mask: np.ndarray | None = None) -> None:
+        self._pending.append(self(frame, mask))
 
     def collect(self) -> np.ndarray:
         return self._pending.pop(0)
 
 
+@dataclass
+class _Prepared:
+    """A look made ready to run: its net and (for arbitrary nets) its precomputed style."""
+
+    look: Look
+    net: torch.nn.Module
+    style: object | None = None  # the net's style parameters; has .lerp(other, t)
+
+
+@dataclass
+class _Fade:
+    source: _Prepared
+    started: float
+    seconds: float
+
+
 class TorchEngine(Engine):
+    """Fast nets and arbitrary-style nets with torch, on the CPU or a CUDA device.
+
+    Crossfades: between two looks of the same arbitrary net the precomputed
+    style parameters are interpolated (one net pass per frame); otherwise
+    (fast nets, or mixed methods) both looks run and their pictures blend.
+    """
+
     backend = "torch"
 
-    def __init__(self, device: str = "cpu"):
+    def __init__(self, device: str = "cpu", nets: dict[str, torch.nn.Module] | None = None):
+        """`nets` maps method names to ready nets (e.g. one built in memory); others load from weights."""
         super().__init__()
         self.device = torch.device(device)
-        self._nets: dict[str, torch.nn.Module] = {}
-        self._style = None
+        self._nets: dict[str, torch.nn.Module] = {
+            name: net.to(self.device).eval() for name, net in (nets or {}).items()}
+        self._prepared: dict[tuple[str, str], _Prepared] = {}
+        self._current: _Prepared | None = None
+        self._fade: _Fade | None = None
 
     def _net(self, method: str) -> torch.nn.Module:
         if method not in self._nets:
@@ -88,28 +129,81 @@ class TorchEngine(Engine):
         return self._nets[method]
 
     @torch.inference_mode()
-    def set_style(self, look: Look) -> None:
+    def _prepare(self, look: Look) -> _Prepared:
+        # Cached per look, so cycling through a look list never recomputes a style.
+        key = (look.name, look.method)
+        cached = self._prepared.get(key)
+        if cached is not None and cached.look is look:
+            return cached
         net = self._net(look.method)
-        if look.is_fast_net:
-            self._style = None
-        else:
+        style = look.style
+        if not look.is_fast_net and style is None and look.builtin:
+            style = looks.style_for(look.builtin, look.method, net)
+        if not look.is_fast_net and style is None:
             if not look.style_images:
                 raise UserError(f"method {look.method!r} needs a style image (--style) or a built-in look (--look)")
             images = [frame_to_tensor(image, self.device) for image in look.style_images]
-            self._style = net.style(images, look.style_weights)
+            style = net.style(images, look.style_weights)
+        prepared = self._prepared[key] = _Prepared(look, net, style)
+        return prepared
+
+    def set_style(self, look: Look) -> None:
+        target = self._prepare(look)
+        previous = self._current
+        if previous is not None and self.crossfade_ms > 0 and previous is not target:
+            self._fade = _Fade(self._fade_source(), self.clock(), self.crossfade_ms / 1000)
+        else:
+            self._fade = None
+        self._current = target
         self.look = look
+
+    def _fade_source(self) -> _Prepared:
+        """What the screen shows now, as the start of a new fade."""
+        t = self._fade_position()
+        if t is None:
+            return self._current
+        source, current = self._fade.source, self._current
+        if self._interpolates(source, current):
+            return _Prepared(current.look, current.net, source.style.lerp(current.style, t))
+        return current if t >= 0.5 else source  # a pixel blend can only restart from one end
+
+    def _fade_position(self) -> float | None:
+        if self._fade is None:
+            return None
+        t = (self.clock() - self._fade.started) / self._fade.seconds
+        if t >= 1.0:
+            self._fade = None
+            return None
+        return max(0.0, t)
+
+    @property
+    def fading(self) -> bool:
+        return self._fade_position() is not None
+
+    @staticmethod
+    def _interpolates(a: _Prepared, b: _Prepared) -> bool:
+        return a.style is not None and b.style is not None and a.net is b.net
+
+    def _render(self, prepared: _Prepared, content: torch.Tensor, style=None) -> torch.Tensor:
+        """The look applied to `content` at the current alpha, float NCHW in [0,1]."""
+        if prepared.style is None:
+            stylized = prepared.net(content * 255).div_(255).clamp_(0, 1)
+            return torch.lerp(content, stylized, self.alpha)
+        return prepared.net(content, style if style is not None else prepared.style, alpha=self.alpha).clamp_(0, 1)
 
     @torch.inference_mode()
     def __call__(self, frame: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-        if self.look is None:
+        if self._current is None:
             raise RuntimeError("set_style() must be called before stylizing")
-        net = self._nets[self.look.method]
         content = frame_to_tensor(frame, self.device)
-        if self.look.is_fast_net:
-            stylized = net(content * 255).div_(255).clamp_(0, 1)
-            stylized = torch.lerp(content, stylized, self.alpha)
+        current = self._current
+        t = self._fade_position()
+        if t is None:
+            stylized = self._render(current, content)
+        elif self._interpolates(self._fade.source, current):
+            stylized = self._render(current, content, self._fade.source.style.lerp(current.style, t))
         else:
-            stylized = net(content, self._style, alpha=self.alpha).clamp_(0, 1)
+            stylized = torch.lerp(self._render(self._fade.source, content), self._render(current, content), t)
         if self.preserve_color:
             stylized = luminance_only(stylized, content)
         if mask is not None:

@@ -10,7 +10,7 @@ from stylize.errors import UserError
 
 # verb -> module in stylize.commands; each module has `add_parser(subparsers)`
 # and `run(args) -> int`.
-VERBS = ["image", "weights", "info"]
+VERBS = ["image", "video", "live", "weights", "info", "train", "bench"]
 
 EPILOG = """examples:
   stylize image photo.jpg --method candy -o out.png

@@ -1,0 +1,345 @@
+"""Frame sources: webcam, video file, network stream, image folder and a test pattern.
+
+Every source yields `Frame`s of HxWx3 uint8 RGB stamped with the
+`time.monotonic()` at which they were captured (for a paced source: when the
+frame was due). `read()` tells the two ways a stream stops apart:
+  - `EndOfStream`: the source finished normally (a file or folder ran out);
+  - `SourceLost`: the device or stream vanished or broke mid-run.
+Opening problems the user can fix (missing file, no camera) are `UserError`s,
+raised by `open_source()` before anything starts.
+
+Sources that are not clocked by a device (files, folders, the test pattern)
+can be `paced`: they then release frames at their native rate, the way a
+camera would, instead of as fast as they decode.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import re
+import sys
+import threading
+import time
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from stylize.errors import UserError
+from stylize.imageio import list_images, read_image
+from stylize.realtime.frames import Frame
+
+
+class EndOfStream(Exception):
+    """The source has no more frames (normal end)."""
+
+
+class SourceLost(Exception):
+    """The source broke or disappeared while running."""
+
+
+def fit_long_side(width: int, height: int, size: int | None) -> tuple[int, int]:
+    """(width, height) scaled so the long side is `size`, rounded to even numbers for video codecs."""
+    if not size:
+        return width, height
+    scale = size / max(width, height)
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
+class Source(ABC):
+    """Yields RGB frames; `width`, `height` and `fps` are known once constructed."""
+
+    name: str = "source"
+    width: int
+    height: int
+    fps: float
+    frame_count: int | None = None  # when known in advance (files)
+
+    def __init__(self, paced: bool = False):
+        self.paced = paced
+        self._index = 0
+        self._started: float | None = None
+        self._interrupted = threading.Event()
+
+    @abstractmethod
+    def _next(self) -> tuple[np.ndarray, float | None]:
+        """The next RGB image at the source's size and its pts in seconds (or None)."""
+
+    def read(self) -> Frame:
+        image, pts = self._next()
+        if self.paced:
+            captured_at = self._wait_until_due(pts if pts is not None else self._index / self.fps)
+        else:
+            captured_at = time.monotonic()
+        frame = Frame(image=image, index=self._index, captured_at=captured_at, pts=pts)
+        self._index += 1
+        return frame
+
+    def _wait_until_due(self, pts: float) -> float:
+        """Sleep until the frame at `pts` is due and return that moment.
+
+        A reader that falls behind gets frames stamped with when they were due,
+        as a camera's buffered frames carry their exposure time: the lag shows
+        up as latency instead of being hidden.
+        """
+        now = time.monotonic()
+        if self._started is None:
+            self._started = now - pts
+        due = self._started + pts
+        if due > now:
+            self._interrupted.wait(due - now)
+        return due
+
+    def interrupt(self) -> None:
+        """Cut a pacing wait short (from another thread), so stopping never waits for the next frame's time."""
+        self._interrupted.set()
+
+    def _resize(self, image: np.ndarray) -> np.ndarray:
+        if image.shape[1] == self.width and image.shape[0] == self.height:
+            return image
+        shrink = self.width * self.height < image.shape[0] * image.shape[1]
+        return cv2.resize(image, (self.width, self.height),
+                          interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+    def close(self) -> None:
+        """Release the device or file; safe to call more than once."""
+
+    def __iter__(self):
+        while True:
+            try:
+                yield self.read()
+            except EndOfStream:
+                return
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class TestPattern(Source):
+    """A moving synthetic picture (colour bars, a bouncing disc, the frame number); never ends unless `frames`."""
+
+    name = "testpattern"
+    __test__ = False  # not a pytest test class, despite the name
+
+    def __init__(self, width: int = 640, height: int = 480, fps: float = 30.0, frames: int | None = None,
+                 paced: bool = True):
+        super().__init__(paced)
+        self.width, self.height, self.fps, self.frame_count = width, height, fps, frames
+        # Eight vertical colour bars over a vertical brightness ramp: texture for the nets to paint.
+        bars = np.array([[255, 255, 255], [255, 255, 0], [0, 255, 255], [0, 255, 0],
+                         [255, 0, 255], [255, 0, 0], [0, 0, 255], [30, 30, 30]], np.float32)
+        columns = bars[np.arange(width) * len(bars) // width]
+        ramp = np.linspace(1.0, 0.35, height, dtype=np.float32)[:, None, None]
+        self._background = (columns[None] * ramp).astype(np.uint8)
+
+    def _next(self) -> tuple[np.ndarray, float | None]:
+        index = self._index
+        if self.frame_count is not None and index >= self.frame_count:
+            raise EndOfStream
+        image = self._background.copy()
+        t = index / self.fps
+        radius = max(4, min(self.width, self.height) // 8)
+        x = int((0.5 + 0.4 * np.sin(t * 1.3)) * self.width)
+        y = int((0.5 + 0.4 * np.sin(t * 2.1 + 1.0)) * self.height)
+        cv2.circle(image, (x, y), radius, (250, 120, 20), -1, lineType=cv2.LINE_AA)
+        cv2.putText(image, f"{index:06d}", (8, max(20, self.height // 12)), cv2.FONT_HERSHEY_SIMPLEX,
+                    max(0.4, self.height / 600), (0, 0, 0), 2, cv2.LINE_AA)
+        return image, t
+
+
+class Webcam(Source):
+    """An OpenCV capture device by index (0) or path (/dev/video0); asks for size, fps and MJPG."""
+
+    def __init__(self, device: int | str, width: int | None = None, height: int | None = None,
+                 fps: float | None = None, mjpg: bool = True, size: int | None = None):
+        super().__init__(paced=False)  # the camera's own clock paces it
+        self.name = f"camera {device}"
+        self._cap = _quiet_capture(device)
+        if not self._cap.isOpened():
+            self._cap.release()
+            raise UserError(f"cannot open camera {device}; {describe_video_devices()}")
+        if mjpg:  # most USB cameras only reach full rate at high resolutions in MJPG
+            self._cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG"))
+        if width and height:
+            self._cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+            self._cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        if fps:
+            self._cap.set(cv2.CAP_PROP_FPS, fps)
+        ok, first = self._cap.read()
+        if not ok or first is None:
+            self._cap.release()
+            raise UserError(f"camera {device} opened but delivers no frames (in use by another program?)")
+        self._first = first
+        native_h, native_w = first.shape[:2]
+        self.width, self.height = fit_long_side(native_w, native_h, size)
+        self.fps = self._cap.get(cv2.CAP_PROP_FPS) or fps or 30.0
+
+    def _next(self) -> tuple[np.ndarray, float | None]:
+        if self._first is not None:
+            bgr, self._first = self._first, None
+        else:
+            ok, bgr = self._cap.read()
+            if not ok or bgr is None:
+                raise SourceLost(f"{self.name} stopped delivering frames (unplugged?)")
+        return self._resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)), None
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+class VideoFile(Source):
+    """A video file or network stream decoded with PyAV; pts comes from the stream's timestamps."""
+
+    def __init__(self, location: str, size: int | None = None, paced: bool = False,
+                 network: bool = False, timeout: float = 5.0):
+        super().__init__(paced)
+        import av
+
+        self.name = location
+        self.location = location
+        self.network = network
+        self.timeout = timeout
+        if not network:
+            path = Path(location)
+            if not path.exists():
+                raise UserError(f"{location}: no such file")
+            if path.is_dir():
+                raise UserError(f"{location}: is a directory, expected a video file")
+        try:
+            # A read timeout turns a stalled stream into SourceLost instead of a hang.
+            self._container = av.open(location, timeout=(timeout, timeout) if network else None)
+        except av.error.ExitError:
+            raise UserError(f"{location}: no stream arrived within {timeout:g} s") from None
+        except (av.error.FFmpegError, OSError) as exc:
+            what = "cannot open stream" if network else "not a readable video (corrupt or unknown format)"
+            raise UserError(f"{location}: {what}: {_av_reason(exc)}") from None
+        if not self._container.streams.video:
+            self._container.close()
+            raise UserError(f"{location}: has no video stream")
+        self._stream = self._container.streams.video[0]
+        self._stream.thread_type = "AUTO"  # frame threading: decoding keeps up at high resolutions
+        context = self._stream.codec_context
+        if not context.width or not context.height:
+            self._container.close()
+            raise UserError(f"{location}: video stream has no picture size (corrupt?)")
+        self.width, self.height = fit_long_side(context.width, context.height, size)
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        self.fps = float(rate) if rate else 30.0
+        self.frame_count = self._stream.frames or None
+        self._decoder = self._container.decode(self._stream)
+
+    def _next(self) -> tuple[np.ndarray, float | None]:
+        import av
+
+        try:
+            frame = next(self._decoder)
+        except StopIteration:
+            if self.network:  # a live stream has no natural end: it went away
+                raise SourceLost(f"{self.name}: stream ended") from None
+            raise EndOfStream from None
+        except av.error.ExitError:  # PyAV's read timeout interrupted the demuxer
+            raise SourceLost(f"{self.name}: no data for {self.timeout:g} s") from None
+        except (av.error.FFmpegError, OSError) as exc:
+            raise SourceLost(f"{self.name}: {_av_reason(exc)}") from None
+        image = frame.to_ndarray(format="rgb24", width=self.width, height=self.height)
+        return image, frame.time  # the source's own timeline: the writer keeps it, audio stays in sync
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+
+class ImageFolder(Source):
+    """The images in a folder, in name order, at `fps` (all resized to the first image's size)."""
+
+    def __init__(self, folder: str, size: int | None = None, fps: float = 1.0, paced: bool = True):
+        super().__init__(paced)
+        self.name = folder
+        self._paths = list_images(Path(folder))
+        if not self._paths:
+            raise UserError(f"{folder}: folder has no images")
+        first = read_image(self._paths[0])
+        self.width, self.height = fit_long_side(first.shape[1], first.shape[0], size)
+        self.fps = fps
+        self.frame_count = len(self._paths)
+
+    def _next(self) -> tuple[np.ndarray, float | None]:
+        if self._index >= len(self._paths):
+            raise EndOfStream
+        path = self._paths[self._index]
+        try:
+            image = read_image(path)
+        except UserError as exc:  # deleted or replaced under us
+            raise SourceLost(str(exc)) from None
+        return self._resize(image), self._index / self.fps
+
+
+def _quiet_capture(device: int | str) -> cv2.VideoCapture:
+    """Open a capture without OpenCV printing its probing warnings (our error says it in one line)."""
+    logging = cv2.utils.logging
+    previous = logging.getLogLevel()
+    logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+    try:
+        return cv2.VideoCapture(device)
+    finally:
+        logging.setLogLevel(previous)
+
+
+def describe_video_devices() -> str:
+    devices = sorted(glob.glob("/dev/video*"), key=lambda p: (len(p), p))
+    if not devices:
+        return "no video devices exist (no /dev/video*)"
+    return "devices that exist: " + ", ".join(devices)
+
+
+_CAMERA = re.compile(r"^(\d+|/dev/video\d+)$")
+NETWORK_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt", "rtp")
+
+
+def open_source(spec: str, size: int | None = None, paced: bool = True, fps: float | None = None,
+                camera_width: int | None = None, camera_height: int | None = None) -> Source:
+    """A source from a command-line string: 0, /dev/video0, testpattern, FILE, FOLDER or URL.
+
+    `testpattern` takes an optional geometry: testpattern:640x480@30.
+    `paced` plays files, folders and the test pattern at their native rate.
+    """
+    spec = spec.strip()
+    if spec.startswith("testpattern"):
+        width, height, rate = _pattern_geometry(spec)
+        width, height = fit_long_side(width, height, size)
+        return TestPattern(width, height, fps or rate, paced=paced)
+    if _CAMERA.match(spec):
+        device: int | str = int(spec) if spec.isdigit() else spec
+        if isinstance(device, str) and not os.path.exists(device):
+            raise UserError(f"cannot open camera {device}: it does not exist; {describe_video_devices()}")
+        if sys.platform.startswith("linux") and not glob.glob("/dev/video*"):
+            raise UserError(f"cannot open camera {device}: {describe_video_devices()}")
+        return Webcam(device, camera_width, camera_height, fps, size=size)
+    scheme = spec.split("://", 1)[0].lower() if "://" in spec else ""
+    if scheme in NETWORK_SCHEMES:
+        return VideoFile(spec, size=size, paced=False, network=True)
+    if scheme:
+        raise UserError(f"{spec}: unsupported URL scheme {scheme!r}; use one of {', '.join(NETWORK_SCHEMES)}")
+    if os.path.isdir(spec):
+        return ImageFolder(spec, size=size, fps=fps or 1.0, paced=paced)
+    return VideoFile(spec, size=size, paced=paced)
+
+
+def _pattern_geometry(spec: str) -> tuple[int, int, float]:
+    match = re.fullmatch(r"testpattern(?::(\d+)x(\d+))?(?:@(\d+(?:\.\d+)?))?", spec)
+    if not match:
+        raise UserError(f"{spec!r}: write the test pattern as testpattern or testpattern:WIDTHxHEIGHT@FPS")
+    width, height, rate = match.groups()
+    width, height = int(width or 640), int(height or 480)
+    if width < 16 or height < 16:
+        raise UserError(f"{spec!r}: the test pattern needs at least 16x16 pixels")
+    return width, height, float(rate or 30)
+
+
+def _av_reason(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or str(exc)

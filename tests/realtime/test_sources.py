@@ -1,0 +1,168 @@
+"""Sources: RGB frames with timestamps, end of stream told apart from a lost source, clear errors."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import wave
+
+import cv2
+import numpy as np
+import pytest
+
+from stylize.errors import UserError
+from stylize.realtime.sinks import NetworkStream
+from stylize.realtime.sources import (EndOfStream, ImageFolder, SourceLost, TestPattern, VideoFile, Webcam,
+                                      fit_long_side, open_source)
+
+BUNNY = "media/adain_cutBunny.mp4"  # 640x360, 24 fps, 240 frames, AAC audio
+
+
+def test_test_pattern_moves_and_ends_when_told():
+    pattern = TestPattern(96, 64, fps=30, frames=12, paced=False)
+    frames = list(pattern)
+    assert [f.index for f in frames] == list(range(12))
+    assert all(f.image.shape == (64, 96, 3) and f.image.dtype == np.uint8 for f in frames)
+    assert not np.array_equal(frames[0].image, frames[11].image)  # it moves
+    assert frames[1].pts == pytest.approx(1 / 30)
+    with pytest.raises(EndOfStream):
+        pattern.read()
+
+
+def test_paced_source_is_not_faster_than_its_rate():
+    pattern = TestPattern(32, 32, fps=50, paced=True)
+    started = time.monotonic()
+    frames = [pattern.read() for _ in range(11)]
+    # Ten intervals at 50 fps cannot take less than 0.2 s if pacing works.
+    assert time.monotonic() - started >= 0.19
+    stamps = [f.captured_at for f in frames]
+    assert stamps == sorted(stamps)
+
+
+def test_video_file_gives_rgb_frames_with_timestamps(shared):
+    path = str(shared / BUNNY)
+    with VideoFile(path, size=64) as source:
+        assert (source.width, source.height) == fit_long_side(640, 360, 64) == (64, 36)
+        assert source.fps == pytest.approx(24) and source.frame_count == 240
+        frames = list(source)
+    assert len(frames) == 240
+    assert frames[0].image.shape == (36, 64, 3)
+    pts = [f.pts for f in frames]
+    assert pts == sorted(pts) and pts[24] - pts[0] == pytest.approx(1.0, abs=1e-3)
+    # Colour order: PyAV's RGB must match OpenCV's BGR decode once swapped.
+    capture = cv2.VideoCapture(path)
+    ok, bgr = capture.read()
+    capture.release()
+    assert ok
+    reference = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), (64, 36), interpolation=cv2.INTER_AREA)
+    wrong_order = reference[:, :, ::-1]
+    ours = frames[0].image.astype(int)
+    assert np.abs(ours - reference).mean() < np.abs(ours - wrong_order).mean()
+
+
+def test_opencv_capture_that_stops_delivering_is_lost_not_ended(shared):
+    # OpenCV opens a file path like a device: the Webcam code path (BGR→RGB,
+    # resize) runs for real, and running dry reads as a vanished device.
+    camera = Webcam(str(shared / BUNNY), size=80)
+    assert (camera.width, camera.height) == fit_long_side(640, 360, 80) == (80, 44)
+    first = camera.read()
+    assert first.image.shape == (44, 80, 3) and first.pts is None
+    with pytest.raises(SourceLost):
+        for _ in range(1000):
+            camera.read()
+    camera.close()
+
+
+def test_image_folder_in_name_order_then_end(tmp_path):
+    for i, colour in enumerate([(255, 0, 0), (0, 255, 0), (0, 0, 255)]):
+        size = (40, 60) if i else (32, 48)  # later images are resized to the first one's size
+        cv2.imwrite(str(tmp_path / f"{i:02d}.png"), np.full((*size, 3), colour[::-1], np.uint8))
+    source = ImageFolder(str(tmp_path), paced=False)
+    frames = list(source)
+    assert [f.image.shape for f in frames] == [(32, 48, 3)] * 3
+    assert [tuple(f.image[0, 0]) for f in frames] == [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
+
+
+def test_image_folder_that_vanishes_is_lost(tmp_path):
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), np.zeros((20, 20, 3), np.uint8))
+    source = ImageFolder(str(tmp_path), paced=False)
+    source.read()
+    for path in tmp_path.iterdir():
+        path.unlink()
+    with pytest.raises(SourceLost):
+        source.read()
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_network_stream_is_read_and_its_loss_detected():
+    url = f"udp://127.0.0.1:{_free_udp_port()}"
+    stop = threading.Event()
+
+    def broadcast():  # the sinks' real MPEG-TS sender, on 127.0.0.1
+        sender = NetworkStream(url)
+        sender.open(96, 64, 25)
+        pattern = TestPattern(96, 64, 25, paced=True)
+        try:
+            while not stop.is_set():
+                sender.write(pattern.read())
+        finally:
+            sender.close()
+
+    thread = threading.Thread(target=broadcast, daemon=True)
+    thread.start()
+    try:
+        source = VideoFile(url, size=48, network=True, timeout=2.0)
+        assert (source.width, source.height) == (48, 32)
+        frames = [source.read() for _ in range(10)]
+        assert all(f.image.shape == (32, 48, 3) for f in frames)
+        assert [f.index for f in frames] == list(range(10))
+    finally:
+        stop.set()
+        thread.join(5)
+    with pytest.raises(SourceLost, match="no data for 2 s"):  # the sender is gone: lost, not ended
+        for _ in range(1000):
+            source.read()
+    source.close()
+
+
+def test_missing_corrupt_and_audio_only_files_are_user_errors(tmp_path, shared):
+    with pytest.raises(UserError, match="no such file"):
+        open_source(str(tmp_path / "nope.mp4"))
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
+    with pytest.raises(UserError, match="corrupt"):
+        open_source(str(corrupt))
+    sound = tmp_path / "sound.wav"
+    with wave.open(str(sound), "wb") as out:
+        out.setnchannels(1), out.setsampwidth(2), out.setframerate(8000)
+        out.writeframes(b"\x00\x00" * 800)
+    with pytest.raises(UserError, match="no video stream"):
+        open_source(str(sound))
+
+
+def test_camera_that_cannot_open_names_the_devices():
+    import glob
+
+    with pytest.raises(UserError) as error:
+        open_source("57")
+    devices = glob.glob("/dev/video*")
+    message = str(error.value)
+    assert "camera 57" in message
+    assert ("no video devices exist" in message) if not devices else all(d in message for d in devices)
+    with pytest.raises(UserError, match="does not exist"):
+        open_source("/dev/video97")
+
+
+def test_bad_specs():
+    with pytest.raises(UserError, match="unsupported URL scheme"):
+        open_source("ftp://example.com/x.mp4")
+    with pytest.raises(UserError, match="16x16"):
+        open_source("testpattern:8x8")
+    pattern = open_source("testpattern:320x240@15", size=160, paced=False)
+    assert (pattern.width, pattern.height, pattern.fps) == (160, 120, 15)
