@@ -23,7 +23,7 @@ def load_fast_net(name: str, explicit: str | os.PathLike | None = None) -> nn.Mo
 
 
 def load_vgg(depth: str | None = None, explicit: str | os.PathLike | None = None) -> VGGEncoder:
-    """The VGG encoder: the full official file when present, else the relu3_1 prefix.
+    """The VGG encoder: the relu3_1 file when it is enough and present, else the full official file.
 
     `depth` None means relu3_1, the tap every net here is built on; ask for
     relu4_1 explicitly to use the full file's deeper layers.
@@ -32,10 +32,15 @@ def load_vgg(depth: str | None = None, explicit: str | os.PathLike | None = None
     deep = depth not in ("relu1_1", "relu1_2", "relu2_1", "relu2_2", "relu3_1")
     if explicit:
         state = weights.verified_load_any(explicit, ("vgg19", "vgg19_r31"))
-    elif weights.find("vgg19") or deep:
-        state = weights.load("vgg19")
-    else:
+    elif weights.find("vgg19_r31") and not deep:
         state = weights.load("vgg19_r31")
+    else:
+        # The full official file: found locally, or downloaded into the cache.
+        try:
+            state = weights.load("vgg19")
+        except UserError as exc:
+            raise UserError(f"{exc} (the relu3_1-only file vgg19_r31, "
+                            f"{weights.spec_for('vgg19_r31').file}, would also do)") from None
     try:
         return VGGEncoder.from_state_dict(state, depth).eval()
     except ValueError as exc:

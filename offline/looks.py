@@ -27,6 +27,8 @@ PAINTINGS = {
     "shipwreck": ("lengstrom_the_shipwreck_of_the_minotaur.jpg", "The Shipwreck of the Minotaur",
                   "J. M. W. Turner", 1810),
 }
+LOOKS_NAME = looks.LOOKS_WEIGHTS
+NOTE = "built-in looks: style parameters of public-domain paintings"
 STYLE_SIZE = 512  # short side the paintings are seen at, as in `stylize image`
 
 
@@ -47,8 +49,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--paintings", type=Path, required=True, help="folder holding the painting files")
     args = parser.parse_args()
-    path = ship(looks.LOOKS_WEIGHTS, build(args.paintings), "looks",
-                "built-in looks: style parameters of public-domain paintings")
+    path = ship(LOOKS_NAME, build(args.paintings), "looks", NOTE)
     print(f"{path} ({path.stat().st_size / 1e3:.0f} kB): {', '.join(PAINTINGS)}")
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from stylize.models import weights
 from stylize.models.weights import SHIPPED_DIR, SHIPPED_REGISTRY, sha256_of
 
 LICENCE = "MIT (trained by the stylize project)"
@@ -38,6 +39,10 @@ def ship(name: str, state: dict, architecture: str, note: str) -> Path:
     registry[name] = {"file": target.name, "sha256": sha256_of(target), "size": target.stat().st_size,
                       "architecture": architecture, "licence": LICENCE, "note": note}
     SHIPPED_REGISTRY.write_text(json.dumps(registry, indent=2, sort_keys=True) + "\n")
+    entry = registry[name]
+    # This process sees the new file at once (e.g. looks built right after the nets).
+    weights.register(weights.WeightSpec(name, entry["file"], entry["sha256"], architecture, LICENCE,
+                                        size=entry["size"], note=note, shipped=True))
     return target
 
 
