@@ -33,6 +33,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from stylize.bench.report import cpu_model  # noqa: E402
 from stylize.models import weights  # noqa: E402
 from stylize.realtime.engines import Look, TorchEngine  # noqa: E402
 from stylize.realtime.frames import Frame  # noqa: E402
@@ -255,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     pair_ratios = [p["throughput_fps"] / n["throughput_fps"] for n, p in zip(runs["naive"], runs["pipeline"])]
     report = {
         "benchmark": "pipeline",
-        "machine": {"cpu": _cpu_name(), "cores": os.cpu_count(), "platform": platform.platform(),
+        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform(),
                     "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
                     "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
                     "load_average_at_start": [round(x, 2) for x in load]},
@@ -285,16 +286,6 @@ def main(argv: list[str] | None = None) -> int:
     plot(report, args.out / f"{args.name}.png")
     print(json.dumps(report["ratios"], indent=2))
     return 0
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 if __name__ == "__main__":

@@ -83,6 +83,70 @@ class Engine(ABC):
         return self._pending.pop(0)
 
 
+class CrossfadingEngine(Engine):
+    """The crossfade bookkeeping shared by the real backends.
+
+    A backend says how to prepare a look (`_prepare`), whether two prepared
+    looks can fade through their style parameters (`_interpolates`) and how
+    (`_interpolated`); its `__call__` renders `self._current`, blending with
+    `self._fade.source` while `_fade_position()` is not None.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._current = None  # the prepared look on screen (backend-specific)
+        self._fade: Crossfade | None = None
+
+    def set_style(self, look: Look) -> None:
+        """Switch to `look`, precomputing whatever it needs (never per frame).
+
+        With `crossfade_ms` > 0 the picture fades from the previous look over
+        that time instead of cutting.
+        """
+        target = self._prepare(look)
+        if self._current is not None and self.crossfade_ms > 0 and self._current is not target:
+            self._fade = Crossfade(self._fade_source(), self.clock(), self.crossfade_ms / 1000)
+        else:
+            self._fade = None
+        self._current = target
+        self.look = look
+
+    @abstractmethod
+    def _prepare(self, look: Look):
+        """The backend's ready-to-run form of `look` (cached: a look list never recomputes)."""
+
+    @abstractmethod
+    def _interpolates(self, a, b) -> bool:
+        """Whether a fade from prepared look `a` to `b` can interpolate style parameters."""
+
+    @abstractmethod
+    def _interpolated(self, source, target, t: float):
+        """A prepared look whose style parameters lie `t` of the way from `source` to `target`."""
+
+    def _fade_source(self):
+        """What the screen shows now, as the start of a new fade."""
+        t = self._fade_position()
+        if t is None:
+            return self._current
+        source, current = self._fade.source, self._current
+        if self._interpolates(source, current):
+            return self._interpolated(source, current, t)
+        return current if t >= 0.5 else source  # a pixel blend can only restart from one end
+
+    def _fade_position(self) -> float | None:
+        if self._fade is None:
+            return None
+        t = (self.clock() - self._fade.started) / self._fade.seconds
+        if t >= 1.0:
+            self._fade = None
+            return None
+        return max(0.0, t)
+
+    @property
+    def fading(self) -> bool:
+        return self._fade_position() is not None
+
+
 @dataclass
 class _Prepared:
     """A look made ready to run: its net and (for arbitrary nets) its precomputed style."""
@@ -93,13 +157,26 @@ class _Prepared:
 
 
 @dataclass
-class _Fade:
-    source: _Prepared
+class Crossfade:
+    source: object  # the backend's prepared look faded from
     started: float
     seconds: float
 
 
-class TorchEngine(Engine):
+def look_style(look: Look, net: torch.nn.Module, device: torch.device | str = "cpu"):
+    """The precomputed style of `look` for its arbitrary-style `net`; None for a fast net."""
+    if look.is_fast_net:
+        return None
+    if look.style is not None:
+        return look.style
+    if look.builtin:
+        return looks.style_for(look.builtin, look.method, net)
+    if not look.style_images:
+        raise UserError(f"method {look.method!r} needs a style image (--style) or a built-in look (--look)")
+    return net.style([frame_to_tensor(image, device) for image in look.style_images], look.style_weights)
+
+
+class TorchEngine(CrossfadingEngine):
     """Fast nets and arbitrary-style nets with torch, on the CPU or a CUDA device.
 
     Crossfades: between two looks of the same arbitrary net the precomputed
@@ -116,8 +193,6 @@ class TorchEngine(Engine):
         self._nets: dict[str, torch.nn.Module] = {
             name: net.to(self.device).eval() for name, net in (nets or {}).items()}
         self._prepared: dict[tuple[str, str], _Prepared] = {}
-        self._current: _Prepared | None = None
-        self._fade: _Fade | None = None
 
     def _net(self, method: str) -> torch.nn.Module:
         if method not in self._nets:
@@ -136,49 +211,12 @@ class TorchEngine(Engine):
         if cached is not None and cached.look is look:
             return cached
         net = self._net(look.method)
-        style = look.style
-        if not look.is_fast_net and style is None and look.builtin:
-            style = looks.style_for(look.builtin, look.method, net)
-        if not look.is_fast_net and style is None:
-            if not look.style_images:
-                raise UserError(f"method {look.method!r} needs a style image (--style) or a built-in look (--look)")
-            images = [frame_to_tensor(image, self.device) for image in look.style_images]
-            style = net.style(images, look.style_weights)
+        style = look_style(look, net, self.device)
         prepared = self._prepared[key] = _Prepared(look, net, style)
         return prepared
 
-    def set_style(self, look: Look) -> None:
-        target = self._prepare(look)
-        previous = self._current
-        if previous is not None and self.crossfade_ms > 0 and previous is not target:
-            self._fade = _Fade(self._fade_source(), self.clock(), self.crossfade_ms / 1000)
-        else:
-            self._fade = None
-        self._current = target
-        self.look = look
-
-    def _fade_source(self) -> _Prepared:
-        """What the screen shows now, as the start of a new fade."""
-        t = self._fade_position()
-        if t is None:
-            return self._current
-        source, current = self._fade.source, self._current
-        if self._interpolates(source, current):
-            return _Prepared(current.look, current.net, source.style.lerp(current.style, t))
-        return current if t >= 0.5 else source  # a pixel blend can only restart from one end
-
-    def _fade_position(self) -> float | None:
-        if self._fade is None:
-            return None
-        t = (self.clock() - self._fade.started) / self._fade.seconds
-        if t >= 1.0:
-            self._fade = None
-            return None
-        return max(0.0, t)
-
-    @property
-    def fading(self) -> bool:
-        return self._fade_position() is not None
+    def _interpolated(self, source: _Prepared, target: _Prepared, t: float) -> _Prepared:
+        return _Prepared(target.look, target.net, source.style.lerp(target.style, t))
 
     @staticmethod
     def _interpolates(a: _Prepared, b: _Prepared) -> bool:

@@ -26,7 +26,7 @@ import torch
 from stylize.errors import UserError
 from stylize.export import onnx as onnx_export
 from stylize.models.color import luminance_only
-from stylize.realtime.engines import Engine, Look, frame_to_tensor
+from stylize.realtime.engines import CrossfadingEngine, Look, frame_to_tensor, look_style
 
 # The input that carries alpha in AdaIN and student graphs; for other graphs alpha blends pixels.
 _ALPHA_INPUT = "alpha"
@@ -37,13 +37,6 @@ class _Prepared:
     look: Look
     method: str
     feeds: dict[str, np.ndarray]  # the style's graph inputs; empty for a fast net
-
-
-@dataclass
-class _Fade:
-    source: _Prepared
-    started: float
-    seconds: float
 
 
 def frame_to_input(frame: np.ndarray) -> np.ndarray:
@@ -62,7 +55,7 @@ def output_to_frame(output: np.ndarray) -> np.ndarray:
     return cv2.merge([cv2.convertScaleAbs(plane, alpha=255) for plane in output[0]])
 
 
-class OnnxEngine(Engine):
+class OnnxEngine(CrossfadingEngine):
     """Fast nets and arbitrary-style nets through ONNX Runtime (CPU by default)."""
 
     backend = "onnxruntime"
@@ -78,8 +71,6 @@ class OnnxEngine(Engine):
         self._nets: dict[str, torch.nn.Module] = {name: net.eval() for name, net in (nets or {}).items()}
         self._sessions: dict[tuple, object] = {}
         self._prepared: dict[tuple[str, str], _Prepared] = {}
-        self._current: _Prepared | None = None
-        self._fade: _Fade | None = None
 
     # ------------------------------------------------------------- nets --
     def _net(self, method: str) -> torch.nn.Module:
@@ -103,51 +94,13 @@ class OnnxEngine(Engine):
         cached = self._prepared.get(key)
         if cached is not None and cached.look is look:
             return cached
-        net = self._net(look.method)
-        style = look.style
-        builtin = getattr(look, "builtin", None)  # a built-in look's name, where Look carries one
-        if not look.is_fast_net and style is None and builtin:
-            from stylize.models import looks
-            style = looks.style_for(builtin, look.method, net)
-        if not look.is_fast_net and style is None:
-            if not look.style_images:
-                raise UserError(f"method {look.method!r} needs a style image (--style) or a built-in look (--look)")
-            style = net.style([frame_to_tensor(image) for image in look.style_images], look.style_weights)
+        style = look_style(look, self._net(look.method))
         feeds = onnx_export.style_feeds(None if look.is_fast_net else style)
         prepared = self._prepared[key] = _Prepared(look, look.method, feeds)
         return prepared
 
-    def set_style(self, look: Look) -> None:
-        target = self._prepare(look)
-        if self._current is not None and self.crossfade_ms > 0 and self._current is not target:
-            self._fade = _Fade(self._fade_source(), self.clock(), self.crossfade_ms / 1000)
-        else:
-            self._fade = None
-        self._current = target
-        self.look = look
-
-    def _fade_source(self) -> _Prepared:
-        """What the screen shows now, as the start of a new fade."""
-        t = self._fade_position()
-        if t is None:
-            return self._current
-        source, current = self._fade.source, self._current
-        if self._interpolates(source, current):
-            return _Prepared(current.look, current.method, _lerp_feeds(source.feeds, current.feeds, t))
-        return current if t >= 0.5 else source
-
-    def _fade_position(self) -> float | None:
-        if self._fade is None:
-            return None
-        t = (self.clock() - self._fade.started) / self._fade.seconds
-        if t >= 1.0:
-            self._fade = None
-            return None
-        return max(0.0, t)
-
-    @property
-    def fading(self) -> bool:
-        return self._fade_position() is not None
+    def _interpolated(self, source: _Prepared, target: _Prepared, t: float) -> _Prepared:
+        return _Prepared(target.look, target.method, _lerp_feeds(source.feeds, target.feeds, t))
 
     @staticmethod
     def _interpolates(a: _Prepared, b: _Prepared) -> bool:
