@@ -69,6 +69,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Callable, NamedTuple, Sequence
 
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -228,6 +230,25 @@ class KernelPredictor(nn.Module):
         self.spatial = _conv(code_channels, channels * group_size, code_size)
         self.pointwise = nn.Linear(code_channels, channels * group_size)
         self.bias = nn.Linear(code_channels, channels)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Kernels that depend on the style only, at about unit gain.
+
+        PyTorch's default init gives every map a random constant part (its
+        bias) about as large as the style-dependent part, and weights so
+        small that the kernels barely move with the code. Here the biases
+        are zero and the weights are scaled for a code of about unit size:
+        the spatial kernel then has entries of about 1/sqrt(group * k * k),
+        the pointwise one about 1/sqrt(group), so that an instance-normalised
+        input keeps about unit variance through both, and the predicted bias
+        (the style's "mean") is about unit size too.
+        """
+        g, k = self.group_size, self.code_size
+        for layer, gain in ((self.spatial, 1 / math.sqrt(g * k * k)), (self.pointwise, 1 / math.sqrt(g)),
+                            (self.bias, 1.0)):
+            nn.init.normal_(layer.weight, std=gain / math.sqrt(layer.weight[0].numel()))
+            nn.init.zeros_(layer.bias)
 
     def forward(self, code: torch.Tensor) -> DynamicKernels:
         b, c, g, k = code.shape[0], self.channels, self.group_size, self.code_size
@@ -313,6 +334,29 @@ class AesFAEncoder(nn.Module):
             OctaveConv(2 * width, 4 * width, 1), _act(),
             OctaveConv(4 * width, 4 * width, 3), _act(),
         )
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """He init for the LeakyReLU stack, zero biases.
+
+        The encoder has no normalisation. With PyTorch's default init each
+        conv shrinks the signal about 3x, so at the stage-2 output the
+        features, and the pooled style code, are almost the same constant
+        for every image (the code varied by ~1% between styles): the kernel
+        predictors then see no style at all, and the decoder learns one
+        fixed look. He init keeps the image-dependent part at unit scale
+        (the code then varies by ~40% between styles).
+        """
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, a=0.01, nonlinearity="leaky_relu")
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+        for module in self.modules():
+            if isinstance(module, OctaveConv) and module.exchange:
+                # Two paths sum into each band: halve each one's variance.
+                for conv in (module.high_to_high, module.low_to_low, module.low_to_high, module.high_to_low):
+                    conv.weight.data.mul_(1 / math.sqrt(2))
 
     def forward(self, image: torch.Tensor) -> list[Octave]:
         first = self.stage1(self.stem(image))
@@ -344,6 +388,12 @@ class AesFADecoder(nn.Module):
             for c in channels[:-1]
         )
         self.to_rgb = OctaveMerge(width, 3)
+        # Start from a flat mid-grey with small variations. With the unit-gain
+        # encoder and kernel predictors, the default init gives a raw output
+        # with std ~0.5, and first VGG losses ~5x those of a grey image.
+        for conv in (self.to_rgb.from_high, self.to_rgb.from_low):
+            nn.init.normal_(conv.weight, std=0.1 / math.sqrt(2 * conv.weight[0].numel()))
+        nn.init.constant_(self.to_rgb.from_high.bias, 0.5)
 
     def kernels(self, code: Octave) -> AesFAStyle:
         return AesFAStyle(tuple(block.kernels(code) for block in self.blocks))

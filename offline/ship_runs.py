@@ -33,8 +33,12 @@ def main() -> None:
     parser.add_argument("runs", type=Path, help="folder holding the student/, adain/ and aesfa/ runs")
     parser.add_argument("--paintings", type=Path, required=True, help="folder of the built-in looks' paintings")
     parser.add_argument("--device", default="2-core CPU", help="where the runs trained, for the notes")
+    parser.add_argument("--only", help="comma-separated subset of the runs (default: all three)")
     args = parser.parse_args()
+    chosen = args.only.split(",") if args.only else list(RUNS)
     for run, (name, architecture, inference) in RUNS.items():
+        if run not in chosen:
+            continue
         checkpoint = torch.load(args.runs / run / "checkpoint.pt", map_location="cpu", weights_only=True)
         config = checkpoint["config"]
         note = (f"{checkpoint['step']} steps, batch {config['batch']}, {config['size']} px crops, "
