@@ -52,3 +52,15 @@ def style_path(shared) -> Path:
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread for small nets: on a busy 2-core machine, two OpenMP
+    threads stall at every barrier while one runs these tiny workloads fast."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -17,13 +17,7 @@ from stylize.errors import UserError
 from stylize.models import zoo
 from stylize.realtime.engines import frame_to_tensor
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -15,14 +15,7 @@ from stylize.models.student import StudentNet
 from stylize.realtime.engines import Look, TorchEngine
 from stylize.realtime.onnx_engine import OnnxEngine
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # The test machine is shared; one thread keeps timings of neighbours sane.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def seeded(factory, seed=0):

@@ -19,17 +19,9 @@ from stylize.models.adain import AdaINNet, Decoder, Style, adain, channel_stats
 from stylize.models.color import luminance_only, match_color, rgb_to_ycc
 from stylize.models.vgg import VGGEncoder
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Other workers share the 2 cores; OpenMP barriers across 2 threads then
-    # stall for tens of ms per op, while one thread runs these small nets fast.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _vgg_file() -> Path | None:

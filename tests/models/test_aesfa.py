@@ -13,17 +13,9 @@ import torch
 
 from stylize.models.aesfa import AesFANet, AesFAStyle, KernelPredictor, Octave
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 WIDTH = 8
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Other workers share the 2 cores; OpenMP barriers across 2 threads then
-    # stall for tens of ms per op, while one thread runs these small nets fast.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _net(width: int = WIDTH, seed: int = 0) -> AesFANet:

@@ -18,6 +18,8 @@ from stylize.models.color import rgb_to_ycc
 from stylize.models.vgg import VGGEncoder
 from stylize.offline.gatys import gatys
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -31,15 +33,6 @@ def encoder():
     if not path.is_file():
         pytest.skip(f"VGG-r31 weights not found at {path}; set STYLIZE_WEIGHTS to the shared weights directory")
     return VGGEncoder.from_state_dict(weights.load("vgg19_r31", explicit=path))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny convolutions run faster on one thread, above all on a shared CPU.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def make_content(h: int = 48, w: int = 64) -> np.ndarray:

@@ -7,6 +7,8 @@ import torch
 from stylize.errors import UserError
 from stylize.offline.train import TrainConfig, Trainer
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 @pytest.fixture(scope="module")
 def tiny_data(shared, tmp_path_factory):
@@ -23,14 +25,6 @@ def _config(tiny_data, out, kind="student", **overrides):
                    out=str(out), size=64, batch=4, steps=30, lr=2e-3, precision="fp32",
                    sample_every=15, checkpoint_every=10, log_every=5)
     return TrainConfig(**{**options, **overrides})
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("kind", ["student", "adain", "aesfa"])
