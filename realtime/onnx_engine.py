@@ -23,10 +23,9 @@ import cv2
 import numpy as np
 import torch
 
-from stylize.errors import UserError
 from stylize.export import onnx as onnx_export
 from stylize.models.color import luminance_only
-from stylize.realtime.engines import CrossfadingEngine, Look, frame_to_tensor, look_style
+from stylize.realtime.engines import CrossfadingEngine, Look, look_style
 
 # The input that carries alpha in AdaIN and student graphs; for other graphs alpha blends pixels.
 _ALPHA_INPUT = "alpha"

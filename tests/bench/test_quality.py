@@ -8,7 +8,6 @@ import shutil
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from stylize.bench import quality
 from stylize.bench.nets import random_net
