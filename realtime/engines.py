@@ -96,6 +96,7 @@ class CrossfadingEngine(Engine):
         super().__init__()
         self._current = None  # the prepared look on screen (backend-specific)
         self._fade: Crossfade | None = None
+        self._prepared: dict[tuple[str, str], object] = {}
 
     def set_style(self, look: Look) -> None:
         """Switch to `look`, precomputing whatever it needs (never per frame).
@@ -111,9 +112,17 @@ class CrossfadingEngine(Engine):
         self._current = target
         self.look = look
 
-    @abstractmethod
     def _prepare(self, look: Look):
-        """The backend's ready-to-run form of `look` (cached: a look list never recomputes)."""
+        """The backend's ready-to-run form of `look`, cached so cycling through a look list never recomputes."""
+        key = (look.name, look.method)
+        cached = self._prepared.get(key)
+        if cached is None or cached.look is not look:
+            cached = self._prepared[key] = self._build(look)
+        return cached
+
+    @abstractmethod
+    def _build(self, look: Look):
+        """Prepare `look` for this backend: load its net, precompute its style."""
 
     @abstractmethod
     def _interpolates(self, a, b) -> bool:
@@ -192,7 +201,6 @@ class TorchEngine(CrossfadingEngine):
         self.device = torch.device(device)
         self._nets: dict[str, torch.nn.Module] = {
             name: net.to(self.device).eval() for name, net in (nets or {}).items()}
-        self._prepared: dict[tuple[str, str], _Prepared] = {}
 
     def _net(self, method: str) -> torch.nn.Module:
         if method not in self._nets:
@@ -204,16 +212,9 @@ class TorchEngine(CrossfadingEngine):
         return self._nets[method]
 
     @torch.inference_mode()
-    def _prepare(self, look: Look) -> _Prepared:
-        # Cached per look, so cycling through a look list never recomputes a style.
-        key = (look.name, look.method)
-        cached = self._prepared.get(key)
-        if cached is not None and cached.look is look:
-            return cached
+    def _build(self, look: Look) -> _Prepared:
         net = self._net(look.method)
-        style = look_style(look, net, self.device)
-        prepared = self._prepared[key] = _Prepared(look, net, style)
-        return prepared
+        return _Prepared(look, net, look_style(look, net, self.device))
 
     def _interpolated(self, source: _Prepared, target: _Prepared, t: float) -> _Prepared:
         return _Prepared(target.look, target.net, source.style.lerp(target.style, t))

@@ -69,7 +69,6 @@ class OnnxEngine(CrossfadingEngine):
         self.providers = list(providers or ["CPUExecutionProvider"])
         self._nets: dict[str, torch.nn.Module] = {name: net.eval() for name, net in (nets or {}).items()}
         self._sessions: dict[tuple, object] = {}
-        self._prepared: dict[tuple[str, str], _Prepared] = {}
 
     # ------------------------------------------------------------- nets --
     def _net(self, method: str) -> torch.nn.Module:
@@ -88,15 +87,9 @@ class OnnxEngine(CrossfadingEngine):
 
     # ------------------------------------------------------------ looks --
     @torch.inference_mode()
-    def _prepare(self, look: Look) -> _Prepared:
-        key = (look.name, look.method)
-        cached = self._prepared.get(key)
-        if cached is not None and cached.look is look:
-            return cached
+    def _build(self, look: Look) -> _Prepared:
         style = look_style(look, self._net(look.method))
-        feeds = onnx_export.style_feeds(None if look.is_fast_net else style)
-        prepared = self._prepared[key] = _Prepared(look, look.method, feeds)
-        return prepared
+        return _Prepared(look, look.method, onnx_export.style_feeds(None if look.is_fast_net else style))
 
     def _interpolated(self, source: _Prepared, target: _Prepared, t: float) -> _Prepared:
         return _Prepared(target.look, target.method, _lerp_feeds(source.feeds, target.feeds, t))

@@ -195,8 +195,10 @@ def test_unwritable_output_is_a_user_error(tmp_path):
 # -- NetworkStream --------------------------------------------------------------
 
 def stream_frames(sink: NetworkStream, reader: threading.Thread, limit: int = 200) -> None:
-    """Feed the pattern at 25 fps until the reader has what it wants."""
+    """Open the sink, start the reader if needed, feed the pattern at 25 fps until it has what it wants."""
     sink.open(320, 240, 25)
+    if reader.ident is None:  # readers of served streams (HTTP) can only connect once the sink is open
+        reader.start()
     try:
         for i in range(limit):
             if not reader.is_alive():
@@ -255,18 +257,7 @@ def test_mjpeg_http_stream_is_read_back_and_a_busy_port_is_refused():
             errors.append(exc)
 
     reader = threading.Thread(target=read)
-    sink = NetworkStream(f"http://127.0.0.1:{port}/")
-    sink.open(320, 240, 25)
-    reader.start()
-    try:
-        for i in range(200):
-            if not reader.is_alive():
-                break
-            sink.write(Frame(pattern(), i, time.monotonic()))
-            time.sleep(0.04)
-    finally:
-        sink.close()
-    reader.join(timeout=10)
+    stream_frames(NetworkStream(f"http://127.0.0.1:{port}/"), reader)
     assert not errors
     assert len(received) == 5 and all(looks_like_pattern(image) for image in received)
 
