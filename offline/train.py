@@ -18,6 +18,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -54,6 +55,7 @@ class TrainConfig:
     tv_weight: float = 0.0
     distill_weight: float = 1.0  # student: VGG relu3_1 feature mimicry
     contrastive_weight: float = 1.0  # aesfa: aesthetic contrastive loss
+    identity_weight: float = 0.0  # aesfa: rebuild an image from its own style (pixel L1)
     widths: tuple[int, ...] | None = None  # student / aesfa width override
     sample_every: int = 500
     checkpoint_every: int = 500
@@ -135,6 +137,15 @@ class ImageBank:
 
 
 # ----------------------------------------------------------------- tasks --
+class Teacher(NamedTuple):
+    """What VGG says about a batch: relu3_1 of content and style, the style statistics, the AdaIN target."""
+
+    content: torch.Tensor
+    style: torch.Tensor
+    style_stats: dict
+    target: torch.Tensor
+
+
 class _Task:
     """One trainable net and its losses. `net` is what gets optimised and saved."""
 
@@ -144,14 +155,13 @@ class _Task:
         self.config = config
         self.vgg = vgg
 
-    def teacher(self, content: torch.Tensor, style: torch.Tensor):
-        """VGG targets: the content features, the style statistics and the AdaIN target."""
+    def teacher(self, content: torch.Tensor, style: torch.Tensor) -> Teacher:
         with torch.no_grad():
             content_feat = self.vgg(content).float()
             style_taps = {k: v.float() for k, v in self.vgg.taps(style, STYLE_TAPS).items()}
             target = adain(content_feat, *channel_stats(style_taps["relu3_1"]))
             style_stats = {name: mean_std(feat) for name, feat in style_taps.items()}
-        return content_feat, style_stats, target
+        return Teacher(content_feat, style_taps["relu3_1"], style_stats, target)
 
     def perceptual(self, output: torch.Tensor, target: torch.Tensor, style_stats) -> dict[str, torch.Tensor]:
         # Statistics in fp32 even under bf16 autocast: a bf16 std is too coarse.
@@ -184,9 +194,9 @@ class AdaINTask(_Task):
         self.trainable = self.net.decoder
 
     def losses(self, content, style):
-        _, style_stats, target = self.teacher(content, style)
-        output = self.net.decoder(target)[..., : content.shape[-2], : content.shape[-1]]
-        return self.perceptual(output, target, style_stats)
+        vgg = self.teacher(content, style)
+        output = self.net.decoder(vgg.target)[..., : content.shape[-2], : content.shape[-1]]
+        return self.perceptual(output, vgg.target, vgg.style_stats)
 
     def inference_state(self):
         return self.net.decoder.state_dict()
@@ -207,15 +217,13 @@ class StudentTask(_Task):
         self.trainable = self.net
 
     def losses(self, content, style):
-        content_vgg, style_stats, target = self.teacher(content, style)
-        with torch.no_grad():
-            style_vgg = self.vgg(style).float()
+        vgg = self.teacher(content, style)
         content_feat = self.net.encoder(content).float()
         style_feat = self.net.encoder(style).float()
-        distill = (F.mse_loss(self.net.distill_head(content_feat), content_vgg)
-                   + F.mse_loss(self.net.distill_head(style_feat), style_vgg))
+        distill = (F.mse_loss(self.net.distill_head(content_feat), vgg.content)
+                   + F.mse_loss(self.net.distill_head(style_feat), vgg.style))
         output = self.net.decoder(adain(content_feat, *channel_stats(style_feat)))
-        losses = self.perceptual(output[..., : content.shape[-2], : content.shape[-1]], target, style_stats)
+        losses = self.perceptual(output[..., : content.shape[-2], : content.shape[-1]], vgg.target, vgg.style_stats)
         losses["distill"] = distill
         losses["total"] = losses["total"] + self.config.distill_weight * distill
         return losses
@@ -246,14 +254,12 @@ class AesFATask(_Task):
         self.trainable = self.net
 
     def losses(self, content, style):
-        with torch.no_grad():
-            content_vgg = self.vgg(content).float()
-        _, style_stats, _ = self.teacher(content, style)
+        vgg = self.teacher(content, style)
         content_feats = self.net.encode(content)
         style_feats = self.net.encode(style)
         kernels = self.net.predict_style(self.net.style_code(style_feats[-1]))
         output = self.net.decode(content_feats[-1], kernels)[..., : content.shape[-2], : content.shape[-1]]
-        losses = self.perceptual(output, content_vgg, style_stats)
+        losses = self.perceptual(output, vgg.content, vgg.style_stats)
         if content.shape[0] > 1:
             out_aesthetic = self.net.aesthetic_features(output)
             style_aesthetic = [*style_feats, self.net.style_code(style_feats[-1])]
@@ -263,7 +269,21 @@ class AesFATask(_Task):
                            for o, s in zip(*octs))
             losses["contrastive"] = (positive / (negative + 1e-6)).mean()
             losses["total"] = losses["total"] + self.config.contrastive_weight * losses["contrastive"]
+        if self.config.identity_weight:
+            losses["identity"] = (self._rebuilt(content_feats[-1], content) + self._rebuilt(style_feats[-1], style))
+            losses["total"] = losses["total"] + self.config.identity_weight * losses["identity"]
         return losses
+
+    def _rebuilt(self, features, image: torch.Tensor) -> torch.Tensor:
+        """L1 between an image and its decoding with its own style (SANet's identity term).
+
+        It gives the from-scratch encoder and decoder a direct pixel signal
+        to keep content, which VGG losses alone teach slowly, and it makes
+        alpha=0 a faithful reconstruction.
+        """
+        kernels = self.net.predict_style(self.net.style_code(features))
+        rebuilt = self.net.decode(features, kernels)[..., : image.shape[-2], : image.shape[-1]]
+        return F.l1_loss(rebuilt.float(), image)
 
 
 TASKS = {"adain": AdaINTask, "aesfa": AesFATask, "student": StudentTask}
@@ -372,7 +392,7 @@ class Trainer:
         config = self.config
         bf16 = use_bf16(config.precision, self.device)
         log_path = self.out / "losses.csv"
-        fields = ["step", "seconds", "total", "content", "style", "tv", "distill", "contrastive"]
+        fields = ["step", "seconds", "total", "content", "style", "tv", "distill", "contrastive", "identity"]
         new_log = not log_path.exists() or self.step == 0
         started = time.perf_counter()
         last: dict[str, float] = {}

@@ -38,6 +38,9 @@ def add_parser(verbs, parents) -> None:
     p.add_argument("--contrastive-weight", type=float, default=1.0,
                    help="aesfa: weight of the aesthetic contrastive loss (default 1; 0 for the first steps "
                         "of a CPU run, where batch 4 makes it too noisy to help)")
+    p.add_argument("--identity-weight", type=float, default=0.0,
+                   help="aesfa: weight of the identity term, L1 between an image and its decoding with its own "
+                        "style (default 0, as in the paper; 5 makes a from-scratch run keep content much sooner)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"],
                    help="autocast precision (default: bf16 where the hardware supports it)")
@@ -64,7 +67,8 @@ def run(args) -> int:
             raise UserError(f"--widths must be integers, got {args.widths!r}") from None
     config = TrainConfig(kind=args.kind, content_dir=args.content, style_dir=args.style, out=args.output,
                          size=args.size, steps=args.steps, batch=args.batch, lr=args.lr,
-                         style_weight=args.style_weight, contrastive_weight=args.contrastive_weight, device=args.device, precision=args.precision,
+                         style_weight=args.style_weight, contrastive_weight=args.contrastive_weight,
+                         identity_weight=args.identity_weight, device=args.device, precision=args.precision,
                          seed=args.seed, sample_every=args.sample_every,
                          checkpoint_every=args.checkpoint_every, widths=widths, threads=args.threads)
     trainer = Trainer(config)

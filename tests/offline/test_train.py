@@ -43,6 +43,18 @@ def test_training_lowers_the_loss_on_a_held_batch(tiny_data, tmp_path, weights_d
     assert all(v.dtype == torch.float16 for v in shipped.values())
 
 
+def test_aesfa_identity_term_teaches_reconstruction(tiny_data, tmp_path, weights_dir):
+    trainer = Trainer(_config(tiny_data, tmp_path, "aesfa", identity_weight=50.0, contrastive_weight=0.0,
+                              style_weight=0.0),
+                      progress=False)
+    content, style = trainer.contents.fixed(4, seed=7), trainer.styles.fixed(4, seed=8)
+    before = trainer.evaluate(content, style)
+    trainer.run()
+    after = trainer.evaluate(content, style)
+    assert after["identity"] < 0.9 * before["identity"], (before, after)
+    assert "identity" in (tmp_path / "losses.csv").read_text().splitlines()[0]
+
+
 def test_resume_continues_exactly(tiny_data, tmp_path, weights_dir):
     straight = Trainer(_config(tiny_data, tmp_path / "straight", steps=20), progress=False)
     straight.run()
