@@ -32,7 +32,7 @@ from stylize.models import zoo
 from stylize.models.adain import AdaINNet, Decoder, adain, channel_stats
 from stylize.models.aesfa import AesFANet
 from stylize.models.losses import content_loss, mean_std, mean_std_style_loss, tv_loss
-from stylize.models.student import StudentNet
+from stylize.models.student import VGG_RELU3_1_CHANNELS, StudentNet
 
 STYLE_TAPS = ("relu1_1", "relu2_1", "relu3_1")
 KINDS = ("adain", "aesfa", "student")
@@ -45,6 +45,7 @@ class TrainConfig:
     style_dir: str
     out: str
     size: int = 256
+    short_side: int = 384  # images are shrunk to this short side before cropping
     steps: int = 20000
     batch: int = 8
     lr: float = 1e-4
@@ -53,7 +54,7 @@ class TrainConfig:
     seed: int = 0
     style_weight: float = 10.0
     tv_weight: float = 0.0
-    distill_weight: float = 1.0  # student: VGG relu3_1 feature mimicry
+    distill_weight: float = 1.0  # student, aesfa: VGG relu3_1 feature mimicry (training only)
     contrastive_weight: float = 1.0  # aesfa: aesthetic contrastive loss
     identity_weight: float = 0.0  # aesfa: rebuild an image from its own style (pixel L1)
     widths: tuple[int, ...] | None = None  # student / aesfa width override
@@ -93,7 +94,7 @@ class ImageBank:
     on CUDA) with no loader processes.
     """
 
-    def __init__(self, folder: str | Path, crop: int, device: torch.device, scale: float = 1.5):
+    def __init__(self, folder: str | Path, crop: int, device: torch.device, short_side: int = 384):
         folder = Path(folder)
         if not folder.is_dir():
             raise UserError(f"{folder}: not a folder of images")
@@ -104,10 +105,12 @@ class ImageBank:
         self.images: list[torch.Tensor] = []
         for path in paths:
             rgb = read_image(path)
-            # Keep some room to crop from, but not the full size: at 128-256 px
-            # crops of a 1.5x-downscaled image still show whole objects.
+            # Shrink (never enlarge) to the scale the net will stylize at: the
+            # style statistics of a crop, and the size of the strokes the net
+            # learns, depend on it. Crops from 2x-downscaled paintings taught
+            # strokes too small for 384-512 px images.
             short = min(rgb.shape[:2])
-            target = max(crop, min(short, round(crop * scale)))
+            target = max(crop, min(short, short_side))
             if short != target:
                 factor = target / short
                 rgb = cv2.resize(rgb, (max(crop, round(rgb.shape[1] * factor)), max(crop, round(rgb.shape[0] * factor))),
@@ -147,13 +150,19 @@ class Teacher(NamedTuple):
 
 
 class _Task:
-    """One trainable net and its losses. `net` is what gets optimised and saved."""
+    """One trainable net and its losses.
+
+    `trainable` is what gets optimised and saved as the checkpoint's model;
+    `aux` holds modules that exist only for training (they are optimised
+    and checkpointed too, but never shipped).
+    """
 
     net: torch.nn.Module
 
     def __init__(self, config: TrainConfig, vgg):
         self.config = config
         self.vgg = vgg
+        self.aux = torch.nn.ModuleDict()
 
     def teacher(self, content: torch.Tensor, style: torch.Tensor) -> Teacher:
         with torch.no_grad():
@@ -252,6 +261,9 @@ class AesFATask(_Task):
         width = (config.widths or (32,))[0]
         self.net = AesFANet(width=width)
         self.trainable = self.net
+        if config.distill_weight:
+            # Stage-2 bands (high at 1/4, low upsampled to it) -> VGG relu3_1, as for the student.
+            self.aux["distill_head"] = torch.nn.Conv2d(4 * width, VGG_RELU3_1_CHANNELS, 1)
 
     def losses(self, content, style):
         vgg = self.teacher(content, style)
@@ -260,6 +272,10 @@ class AesFATask(_Task):
         kernels = self.net.predict_style(self.net.style_code(style_feats[-1]))
         output = self.net.decode(content_feats[-1], kernels)[..., : content.shape[-2], : content.shape[-1]]
         losses = self.perceptual(output, vgg.content, vgg.style_stats)
+        if "distill_head" in self.aux:
+            losses["distill"] = (self._distill(content_feats[-1], vgg.content)
+                                 + self._distill(style_feats[-1], vgg.style))
+            losses["total"] = losses["total"] + self.config.distill_weight * losses["distill"]
         if content.shape[0] > 1:
             out_aesthetic = self.net.aesthetic_features(output)
             style_aesthetic = [*style_feats, self.net.style_code(style_feats[-1])]
@@ -273,6 +289,17 @@ class AesFATask(_Task):
             losses["identity"] = (self._rebuilt(content_feats[-1], content) + self._rebuilt(style_feats[-1], style))
             losses["total"] = losses["total"] + self.config.identity_weight * losses["identity"]
         return losses
+
+    def _distill(self, features, vgg_relu3_1: torch.Tensor) -> torch.Tensor:
+        """MSE of the encoder's stage-2 features, mapped by the head, to VGG relu3_1.
+
+        Not in the paper: it hands the from-scratch encoder VGG's notion of
+        content, which the perceptual losses alone teach it slowly.
+        """
+        high, low = features
+        both = torch.cat([high, F.interpolate(low, size=high.shape[-2:], mode="nearest")], dim=1)
+        mapped = self.aux["distill_head"](both).float()
+        return F.mse_loss(mapped[..., : vgg_relu3_1.shape[-2], : vgg_relu3_1.shape[-1]], vgg_relu3_1)
 
     def _rebuilt(self, features, image: torch.Tensor) -> torch.Tensor:
         """L1 between an image and its decoding with its own style (SANet's identity term).
@@ -320,6 +347,8 @@ class Trainer:
             raise UserError(f"unknown net {config.kind!r}; choose from {', '.join(TASKS)}")
         if config.size < 32 or config.size % 8:
             raise UserError(f"--size must be a multiple of 8 and at least 32, got {config.size}")
+        if config.short_side < config.size:
+            raise UserError(f"--short-side {config.short_side} is smaller than the --size {config.size} crops")
         self.config = config
         self.progress = progress
         self.device = pick_device(config.device)
@@ -330,12 +359,14 @@ class Trainer:
         (self.out / "samples").mkdir(exist_ok=True)
         torch.manual_seed(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)
-        self.contents = ImageBank(config.content_dir, config.size, self.device)
-        self.styles = ImageBank(config.style_dir, config.size, self.device)
+        self.contents = ImageBank(config.content_dir, config.size, self.device, config.short_side)
+        self.styles = ImageBank(config.style_dir, config.size, self.device, config.short_side)
         vgg = zoo.load_vgg().to(self.device)
         self.task = TASKS[config.kind](config, vgg)
         self.task.net.to(self.device)
-        self.optimizer = torch.optim.Adam(self.task.trainable.parameters(), lr=config.lr)
+        self.task.aux.to(self.device)
+        self.optimizer = torch.optim.Adam([*self.task.trainable.parameters(), *self.task.aux.parameters()],
+                                          lr=config.lr)
         self.step = 0
         self.preview_contents = self.contents.fixed(4, seed=1)
         self.preview_styles = self.styles.fixed(4, seed=2)
@@ -344,7 +375,8 @@ class Trainer:
     def checkpoint(self) -> Path:
         path = self.out / "checkpoint.pt"
         save_atomic({"kind": self.config.kind, "step": self.step, "config": self.config.as_dict(),
-                     "model": self.task.trainable.state_dict(), "optimizer": self.optimizer.state_dict(),
+                     "model": self.task.trainable.state_dict(), "aux": self.task.aux.state_dict(),
+                     "optimizer": self.optimizer.state_dict(),
                      "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state()}, path)
         return path
 
@@ -356,6 +388,7 @@ class Trainer:
         if state.get("kind") != self.config.kind:
             raise UserError(f"--resume {path}: checkpoint is for {state.get('kind')!r}, not {self.config.kind!r}")
         self.task.trainable.load_state_dict(state["model"])
+        self.task.aux.load_state_dict(state.get("aux", {}))
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])

@@ -31,6 +31,9 @@ def add_parser(verbs, parents) -> None:
     p.add_argument("--style", required=True, help="folder of style images (paintings, textures)")
     p.add_argument("-o", "--output", required=True, help="output folder (created)")
     p.add_argument("--size", type=int, default=256, help="square crop size in pixels (default 256)")
+    p.add_argument("--short-side", type=int, default=384,
+                   help="shrink images to this short side before cropping (default 384): the scale the net "
+                        "will stylize at, which sets the size of the strokes it learns")
     p.add_argument("--steps", type=int, default=20000, help="total optimiser steps (default 20000)")
     p.add_argument("--batch", type=int, default=8, help="batch size (default 8)")
     p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
@@ -38,6 +41,9 @@ def add_parser(verbs, parents) -> None:
     p.add_argument("--contrastive-weight", type=float, default=1.0,
                    help="aesfa: weight of the aesthetic contrastive loss (default 1; 0 for the first steps "
                         "of a CPU run, where batch 4 makes it too noisy to help)")
+    p.add_argument("--distill-weight", type=float, default=1.0,
+                   help="student, aesfa: weight of the VGG relu3_1 feature mimicry of the net's own encoder "
+                        "(default 1; training only, nothing of it ships)")
     p.add_argument("--identity-weight", type=float, default=0.0,
                    help="aesfa: weight of the identity term, L1 between an image and its decoding with its own "
                         "style (default 0, as in the paper; 5 makes a from-scratch run keep content much sooner)")
@@ -66,8 +72,8 @@ def run(args) -> int:
         except ValueError:
             raise UserError(f"--widths must be integers, got {args.widths!r}") from None
     config = TrainConfig(kind=args.kind, content_dir=args.content, style_dir=args.style, out=args.output,
-                         size=args.size, steps=args.steps, batch=args.batch, lr=args.lr,
-                         style_weight=args.style_weight, contrastive_weight=args.contrastive_weight,
+                         size=args.size, short_side=args.short_side, steps=args.steps, batch=args.batch, lr=args.lr,
+                         style_weight=args.style_weight, contrastive_weight=args.contrastive_weight, distill_weight=args.distill_weight,
                          identity_weight=args.identity_weight, device=args.device, precision=args.precision,
                          seed=args.seed, sample_every=args.sample_every,
                          checkpoint_every=args.checkpoint_every, widths=widths, threads=args.threads)

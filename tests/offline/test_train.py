@@ -22,7 +22,7 @@ def tiny_data(shared, tmp_path_factory):
 
 def _config(tiny_data, out, kind="student", **overrides):
     options = dict(kind=kind, content_dir=str(tiny_data / "content"), style_dir=str(tiny_data / "style"),
-                   out=str(out), size=64, batch=4, steps=30, lr=2e-3, precision="fp32",
+                   out=str(out), size=64, short_side=96, batch=4, steps=30, lr=2e-3, precision="fp32",
                    sample_every=15, checkpoint_every=10, log_every=5)
     return TrainConfig(**{**options, **overrides})
 
@@ -55,19 +55,22 @@ def test_aesfa_identity_term_teaches_reconstruction(tiny_data, tmp_path, weights
     assert "identity" in (tmp_path / "losses.csv").read_text().splitlines()[0]
 
 
-def test_resume_continues_exactly(tiny_data, tmp_path, weights_dir):
-    straight = Trainer(_config(tiny_data, tmp_path / "straight", steps=20), progress=False)
+@pytest.mark.parametrize("kind", ["student", "aesfa"])  # aesfa: with its training-only distillation head
+def test_resume_continues_exactly(tiny_data, tmp_path, weights_dir, kind):
+    straight = Trainer(_config(tiny_data, tmp_path / "straight", kind, steps=20), progress=False)
     straight.run()
 
-    first = Trainer(_config(tiny_data, tmp_path / "split", steps=10), progress=False)
+    first = Trainer(_config(tiny_data, tmp_path / "split", kind, steps=10), progress=False)
     first.run()
-    second = Trainer(_config(tiny_data, tmp_path / "split", steps=20), progress=False)
+    second = Trainer(_config(tiny_data, tmp_path / "split", kind, steps=20), progress=False)
     second.resume(tmp_path / "split" / "checkpoint.pt")
     assert second.step == 10
     second.run()
 
-    for (name, a), b in zip(straight.task.net.state_dict().items(), second.task.net.state_dict().values()):
-        assert torch.allclose(a, b, atol=1e-6), name
+    for module in ("net", "aux"):
+        pairs = zip(getattr(straight.task, module).state_dict().items(), getattr(second.task, module).state_dict().values())
+        for (name, a), b in pairs:
+            assert torch.allclose(a, b, atol=1e-6), name
 
 
 def test_resume_refuses_another_kind(tiny_data, tmp_path, weights_dir):
