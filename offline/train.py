@@ -341,6 +341,20 @@ def sample_grid(task: _Task, contents: torch.Tensor, styles: torch.Tensor) -> np
     return (grid.permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
 
 
+def _widen_log(path: Path, fields: list[str]) -> None:
+    """Rewrite a loss log from an older version under the current columns, so appended rows line up."""
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+        if rows and list(rows[0]) == fields:
+            return
+    tmp = path.with_name(f".{path.name}.part")
+    with open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
 class Trainer:
     def __init__(self, config: TrainConfig, progress: bool = True):
         if config.kind not in TASKS:
@@ -387,9 +401,15 @@ class Trainer:
         state = torch.load(path, map_location="cpu", weights_only=True)
         if state.get("kind") != self.config.kind:
             raise UserError(f"--resume {path}: checkpoint is for {state.get('kind')!r}, not {self.config.kind!r}")
-        self.task.trainable.load_state_dict(state["model"])
-        self.task.aux.load_state_dict(state.get("aux", {}))
-        self.optimizer.load_state_dict(state["optimizer"])
+        try:
+            self.task.trainable.load_state_dict(state["model"])
+            self.task.aux.load_state_dict(state.get("aux", {}))
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError) as error:
+            saved = state.get("config", {})
+            raise UserError(f"--resume {path}: the checkpoint does not fit this net; it was trained with "
+                            f"--widths {saved.get('widths')} and --distill-weight {saved.get('distill_weight')} "
+                            f"({str(error).splitlines()[0]})") from None
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
         self.step = state["step"]
@@ -427,6 +447,8 @@ class Trainer:
         log_path = self.out / "losses.csv"
         fields = ["step", "seconds", "total", "content", "style", "tv", "distill", "contrastive", "identity"]
         new_log = not log_path.exists() or self.step == 0
+        if not new_log:
+            _widen_log(log_path, fields)
         started = time.perf_counter()
         last: dict[str, float] = {}
         self.task.net.train()

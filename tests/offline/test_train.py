@@ -80,6 +80,30 @@ def test_resume_refuses_another_kind(tiny_data, tmp_path, weights_dir):
         other.resume(tmp_path / "checkpoint.pt")
 
 
+def test_resume_explains_a_checkpoint_that_does_not_fit(tiny_data, tmp_path, weights_dir):
+    Trainer(_config(tiny_data, tmp_path, "aesfa", steps=2, distill_weight=0.0), progress=False).run()
+    with_head = Trainer(_config(tiny_data, tmp_path / "other", "aesfa", steps=2), progress=False)
+    with pytest.raises(UserError, match="--distill-weight 0.0"):
+        with_head.resume(tmp_path / "checkpoint.pt")
+
+
+def test_resume_lines_up_a_loss_log_from_an_older_version(tiny_data, tmp_path, weights_dir):
+    Trainer(_config(tiny_data, tmp_path, steps=10), progress=False).run()
+    log = tmp_path / "losses.csv"
+    header, *rows = log.read_text().splitlines()
+    columns = header.split(",")
+    keep = [i for i, name in enumerate(columns) if name != "identity"]  # a log written before that column
+    log.write_text("\n".join(",".join(line.split(",")[i] for i in keep) for line in [header, *rows]) + "\n")
+
+    later = Trainer(_config(tiny_data, tmp_path, steps=20), progress=False)
+    later.resume(tmp_path / "checkpoint.pt")
+    later.run()
+    header, *rows = log.read_text().splitlines()
+    assert header.split(",") == columns
+    assert [int(row.split(",")[0]) for row in rows] == list(range(5, 25, 5))
+    assert all(len(row.split(",")) == len(columns) for row in rows)
+
+
 def test_cli_train_validates_before_work(cli, tmp_path):
     result = cli("train", "student", "--content", tmp_path / "nope", "--style", tmp_path, "-o", tmp_path / "o")
     assert result.returncode == 2 and "nope" in result.stderr.decode()
