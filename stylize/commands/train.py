@@ -39,8 +39,8 @@ def add_parser(verbs, parents) -> None:
     p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
     p.add_argument("--style-weight", type=float, default=10.0, help="style loss weight (default 10)")
     p.add_argument("--tv-weight", type=float, default=0.0,
-                   help="weight of a total-variation term on the output (default 0); 10 calms the fine "
-                        "checkerboard a high --style-weight brings out")
+                   help="weight of a total-variation term on the output (default 0); the shipped student "
+                        "used 10 in its last stage to damp a fine checkerboard")
     p.add_argument("--contrastive-weight", type=float, default=1.0,
                    help="aesfa: weight of the aesthetic contrastive loss (default 1; 0 for the first steps "
                         "of a CPU run, where batch 4 makes it too noisy to help)")
@@ -49,7 +49,8 @@ def add_parser(verbs, parents) -> None:
                         "(default 1; training only, nothing of it ships)")
     p.add_argument("--identity-weight", type=float, default=0.0,
                    help="aesfa: weight of the identity term, L1 between an image and its decoding with its own "
-                        "style (default 0, as in the paper; 5 makes a from-scratch run keep content much sooner)")
+                        "style (default 0: the paper has none; borrowed from SANet, it also makes alpha=0 "
+                        "a faithful reconstruction)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"],
                    help="autocast precision (default: bf16 where the hardware supports it)")
