@@ -269,7 +269,8 @@ class AesFATask(_Task):
         vgg = self.teacher(content, style)
         content_feats = self.net.encode(content)
         style_feats = self.net.encode(style)
-        kernels = self.net.predict_style(self.net.style_code(style_feats[-1]))
+        style_code = self.net.style_code(style_feats[-1])
+        kernels = self.net.predict_style(style_code)
         output = self.net.decode(content_feats[-1], kernels)[..., : content.shape[-2], : content.shape[-1]]
         losses = self.perceptual(output, vgg.content, vgg.style_stats)
         if "distill_head" in self.aux:
@@ -278,7 +279,7 @@ class AesFATask(_Task):
             losses["total"] = losses["total"] + self.config.distill_weight * losses["distill"]
         if content.shape[0] > 1:
             out_aesthetic = self.net.aesthetic_features(output)
-            style_aesthetic = [*style_feats, self.net.style_code(style_feats[-1])]
+            style_aesthetic = [*style_feats, style_code]
             positive = sum(_band_distance(o, s) for octs in zip(out_aesthetic, style_aesthetic)
                            for o, s in zip(*octs))
             negative = sum(_band_distance(o, s.roll(1, dims=0)) for octs in zip(out_aesthetic, style_aesthetic)
@@ -286,7 +287,9 @@ class AesFATask(_Task):
             losses["contrastive"] = (positive / (negative + 1e-6)).mean()
             losses["total"] = losses["total"] + self.config.contrastive_weight * losses["contrastive"]
         if self.config.identity_weight:
-            losses["identity"] = (self._rebuilt(content_feats[-1], content) + self._rebuilt(style_feats[-1], style))
+            content_kernels = self.net.predict_style(self.net.style_code(content_feats[-1]))
+            losses["identity"] = (self._rebuilt(content_feats[-1], content_kernels, content)
+                                  + self._rebuilt(style_feats[-1], kernels, style))
             losses["total"] = losses["total"] + self.config.identity_weight * losses["identity"]
         return losses
 
@@ -301,15 +304,14 @@ class AesFATask(_Task):
         mapped = self.aux["distill_head"](both).float()
         return F.mse_loss(mapped[..., : vgg_relu3_1.shape[-2], : vgg_relu3_1.shape[-1]], vgg_relu3_1)
 
-    def _rebuilt(self, features, image: torch.Tensor) -> torch.Tensor:
+    def _rebuilt(self, features, own_kernels, image: torch.Tensor) -> torch.Tensor:
         """L1 between an image and its decoding with its own style (SANet's identity term).
 
         It gives the from-scratch encoder and decoder a direct pixel signal
         to keep content, which VGG losses alone teach slowly, and it makes
         alpha=0 a faithful reconstruction.
         """
-        kernels = self.net.predict_style(self.net.style_code(features))
-        rebuilt = self.net.decode(features, kernels)[..., : image.shape[-2], : image.shape[-1]]
+        rebuilt = self.net.decode(features, own_kernels)[..., : image.shape[-2], : image.shape[-1]]
         return F.l1_loss(rebuilt.float(), image)
 
 
@@ -344,9 +346,10 @@ def sample_grid(task: _Task, contents: torch.Tensor, styles: torch.Tensor) -> np
 def _widen_log(path: Path, fields: list[str]) -> None:
     """Rewrite a loss log from an older version under the current columns, so appended rows line up."""
     with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-        if rows and list(rows[0]) == fields:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames == fields:
             return
+        rows = list(reader)
     tmp = path.with_name(f".{path.name}.part")
     with open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
