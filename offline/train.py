@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from stylize.errors import UserError
 from stylize.imageio import list_images, read_image
-from stylize.models import zoo
+from stylize.models import weights, zoo
 from stylize.models.adain import AdaINNet, Decoder, adain, channel_stats
 from stylize.models.aesfa import AesFANet
 from stylize.models.losses import content_loss, mean_std, mean_std_style_loss, tv_loss
@@ -57,6 +57,7 @@ class TrainConfig:
     distill_weight: float = 1.0  # student, aesfa: VGG relu3_1 feature mimicry (training only)
     contrastive_weight: float = 1.0  # aesfa: aesthetic contrastive loss
     identity_weight: float = 0.0  # aesfa: rebuild an image from its own style (pixel L1)
+    teacher_weight: float = 0.0  # aesfa: pixel L1 to the shipped AdaIN-r31's output for the same pair
     widths: tuple[int, ...] | None = None  # student / aesfa width override
     sample_every: int = 500
     checkpoint_every: int = 500
@@ -163,6 +164,11 @@ class _Task:
         self.config = config
         self.vgg = vgg
         self.aux = torch.nn.ModuleDict()
+        self.adain_decoder: Decoder | None = None
+        if config.teacher_weight:
+            # Our shipped AdaIN-r31 decoder, frozen: its images are the target of output distillation.
+            self.adain_decoder = Decoder.from_state_dict(weights.load(zoo.ARBITRARY_WEIGHTS["adain"]))
+            self.adain_decoder.to(next(vgg.parameters()).device).eval().requires_grad_(False)
 
     def teacher(self, content: torch.Tensor, style: torch.Tensor) -> Teacher:
         with torch.no_grad():
@@ -182,6 +188,20 @@ class _Task:
             losses["tv"] = tv_loss(output)
             losses["total"] = losses["total"] + self.config.tv_weight * losses["tv"]
         return losses
+
+    def add_teacher_term(self, losses: dict[str, torch.Tensor], output: torch.Tensor, vgg: Teacher) -> None:
+        """Output distillation: pixel L1 to what the shipped AdaIN-r31 makes of the same pair.
+
+        A dense, per-pixel target that differs with every style. The VGG
+        losses alone give a from-scratch style pathway too weak a signal to
+        learn from in a CPU budget.
+        """
+        if self.adain_decoder is None:
+            return
+        with torch.no_grad():
+            adain_image = self.adain_decoder(vgg.target)[..., : output.shape[-2], : output.shape[-1]]
+        losses["teacher"] = F.l1_loss(output.float(), adain_image.float())
+        losses["total"] = losses["total"] + self.config.teacher_weight * losses["teacher"]
 
     def losses(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
         raise NotImplementedError
@@ -273,11 +293,12 @@ class AesFATask(_Task):
         kernels = self.net.predict_style(style_code)
         output = self.net.decode(content_feats[-1], kernels)[..., : content.shape[-2], : content.shape[-1]]
         losses = self.perceptual(output, vgg.content, vgg.style_stats)
+        self.add_teacher_term(losses, output, vgg)
         if "distill_head" in self.aux:
             losses["distill"] = (self._distill(content_feats[-1], vgg.content)
                                  + self._distill(style_feats[-1], vgg.style))
             losses["total"] = losses["total"] + self.config.distill_weight * losses["distill"]
-        if content.shape[0] > 1:
+        if content.shape[0] > 1 and self.config.contrastive_weight:
             out_aesthetic = self.net.aesthetic_features(output)
             style_aesthetic = [*style_feats, style_code]
             positive = sum(_band_distance(o, s) for octs in zip(out_aesthetic, style_aesthetic)
@@ -448,7 +469,7 @@ class Trainer:
         config = self.config
         bf16 = use_bf16(config.precision, self.device)
         log_path = self.out / "losses.csv"
-        fields = ["step", "seconds", "total", "content", "style", "tv", "distill", "contrastive", "identity"]
+        fields = ["step", "seconds", "total", "content", "style", "tv", "distill", "contrastive", "identity", "teacher"]
         new_log = not log_path.exists() or self.step == 0
         if not new_log:
             _widen_log(log_path, fields)

@@ -51,6 +51,10 @@ def add_parser(verbs, parents) -> None:
                    help="aesfa: weight of the identity term, L1 between an image and its decoding with its own "
                         "style (default 0: the paper has none; borrowed from SANet, it also makes alpha=0 "
                         "a faithful reconstruction)")
+    p.add_argument("--teacher-weight", type=float, default=0.0,
+                   help="aesfa: weight of output distillation, pixel L1 to the shipped AdaIN-r31's image for "
+                        "the same pair (default 0): a dense target that differs with every style, for a "
+                        "style pathway that the VGG losses alone teach slowly")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"],
                    help="autocast precision (default: bf16 where the hardware supports it)")
@@ -79,7 +83,7 @@ def run(args) -> int:
                          size=args.size, short_side=args.short_side, steps=args.steps, batch=args.batch, lr=args.lr,
                          style_weight=args.style_weight, tv_weight=args.tv_weight,
                          contrastive_weight=args.contrastive_weight, distill_weight=args.distill_weight,
-                         identity_weight=args.identity_weight, device=args.device, precision=args.precision,
+                         identity_weight=args.identity_weight, teacher_weight=args.teacher_weight, device=args.device, precision=args.precision,
                          seed=args.seed, sample_every=args.sample_every,
                          checkpoint_every=args.checkpoint_every, widths=widths, threads=args.threads)
     trainer = Trainer(config)

@@ -55,6 +55,19 @@ def test_aesfa_identity_term_teaches_reconstruction(tiny_data, tmp_path, weights
     assert "identity" in (tmp_path / "losses.csv").read_text().splitlines()[0]
 
 
+def test_aesfa_teacher_term_pulls_towards_the_shipped_adain_image(tiny_data, tmp_path, weights_dir):
+    trainer = Trainer(_config(tiny_data, tmp_path, "aesfa", teacher_weight=50.0, contrastive_weight=0.0,
+                              style_weight=0.0), progress=False)
+    assert not any(p.requires_grad for p in trainer.task.adain_decoder.parameters())  # frozen, never saved
+    content, style = trainer.contents.fixed(4, seed=7), trainer.styles.fixed(4, seed=8)
+    before = trainer.evaluate(content, style)
+    trainer.run()
+    after = trainer.evaluate(content, style)
+    assert after["teacher"] < 0.8 * before["teacher"], (before, after)
+    assert "contrastive" not in after  # weight 0: not computed at all
+    assert not any(k.startswith("adain") for k in torch.load(tmp_path / "aesfa.pt", weights_only=True))
+
+
 @pytest.mark.parametrize("kind", ["student", "aesfa"])  # aesfa: with its training-only distillation head
 def test_resume_continues_exactly(tiny_data, tmp_path, weights_dir, kind):
     straight = Trainer(_config(tiny_data, tmp_path / "straight", kind, steps=20), progress=False)
