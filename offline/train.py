@@ -58,6 +58,7 @@ class TrainConfig:
     contrastive_weight: float = 1.0  # aesfa: aesthetic contrastive loss
     identity_weight: float = 0.0  # aesfa: rebuild an image from its own style (pixel L1)
     teacher_weight: float = 0.0  # aesfa: pixel L1 to the shipped AdaIN-r31's output for the same pair
+    content_target: str = "content"  # aesfa: relu3_1 of the content, or "adain": AdaIN's target, as AdaIN trains
     widths: tuple[int, ...] | None = None  # student / aesfa width override
     sample_every: int = 500
     checkpoint_every: int = 500
@@ -292,7 +293,8 @@ class AesFATask(_Task):
         style_code = self.net.style_code(style_feats[-1])
         kernels = self.net.predict_style(style_code)
         output = self.net.decode(content_feats[-1], kernels)[..., : content.shape[-2], : content.shape[-1]]
-        losses = self.perceptual(output, vgg.content, vgg.style_stats)
+        losses = self.perceptual(output, vgg.target if self.config.content_target == "adain" else vgg.content,
+                                 vgg.style_stats)
         self.add_teacher_term(losses, output, vgg)
         if "distill_head" in self.aux:
             losses["distill"] = (self._distill(content_feats[-1], vgg.content)

@@ -55,6 +55,10 @@ def add_parser(verbs, parents) -> None:
                    help="aesfa: weight of output distillation, pixel L1 to the shipped AdaIN-r31's image for "
                         "the same pair (default 0): a dense target that differs with every style, for a "
                         "style pathway that the VGG losses alone teach slowly")
+    p.add_argument("--content-target", choices=["content", "adain"], default="content",
+                   help="aesfa: what the relu3_1 content loss compares the output with: the content's features "
+                        "(default, as the paper) or AdaIN's target, the content's features with the style's "
+                        "statistics (as AdaIN-r31 and the student train), which asks less of the content")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"],
                    help="autocast precision (default: bf16 where the hardware supports it)")
@@ -83,7 +87,8 @@ def run(args) -> int:
                          size=args.size, short_side=args.short_side, steps=args.steps, batch=args.batch, lr=args.lr,
                          style_weight=args.style_weight, tv_weight=args.tv_weight,
                          contrastive_weight=args.contrastive_weight, distill_weight=args.distill_weight,
-                         identity_weight=args.identity_weight, teacher_weight=args.teacher_weight, device=args.device, precision=args.precision,
+                         identity_weight=args.identity_weight, teacher_weight=args.teacher_weight,
+                         content_target=args.content_target, device=args.device, precision=args.precision,
                          seed=args.seed, sample_every=args.sample_every,
                          checkpoint_every=args.checkpoint_every, widths=widths, threads=args.threads)
     trainer = Trainer(config)

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from stylize.errors import UserError
+from stylize.models.losses import content_loss
 from stylize.offline.train import TrainConfig, Trainer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -66,6 +67,20 @@ def test_aesfa_teacher_term_pulls_towards_the_shipped_adain_image(tiny_data, tmp
     assert after["teacher"] < 0.8 * before["teacher"], (before, after)
     assert "contrastive" not in after  # weight 0: not computed at all
     assert not any(k.startswith("adain") for k in torch.load(tmp_path / "aesfa.pt", weights_only=True))
+
+
+def test_aesfa_content_target_can_be_adains(tiny_data, tmp_path, weights_dir):
+    trainer = Trainer(_config(tiny_data, tmp_path, "aesfa", content_target="adain", contrastive_weight=0.0),
+                      progress=False)
+    content, style = trainer.contents.fixed(4, seed=7), trainer.styles.fixed(4, seed=8)
+    net = trainer.task.net
+    with torch.no_grad():
+        teacher = trainer.task.teacher(content, style)
+        output = net.decode(net.encode(content)[-1], net.predict_style(net.style_code(net.encode(style)[-1])))
+        to_adain = content_loss(trainer.task.vgg(output).float(), teacher.target)
+        to_content = content_loss(trainer.task.vgg(output).float(), teacher.content)
+    assert trainer.evaluate(content, style)["content"] == pytest.approx(float(to_adain), rel=1e-4)
+    assert float(to_adain) != pytest.approx(float(to_content), rel=1e-2)
 
 
 @pytest.mark.parametrize("kind", ["student", "aesfa"])  # aesfa: with its training-only distillation head
