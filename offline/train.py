@@ -165,11 +165,6 @@ class _Task:
         self.config = config
         self.vgg = vgg
         self.aux = torch.nn.ModuleDict()
-        self.adain_decoder: Decoder | None = None
-        if config.teacher_weight:
-            # Our shipped AdaIN-r31 decoder, frozen: its images are the target of output distillation.
-            self.adain_decoder = Decoder.from_state_dict(weights.load(zoo.ARBITRARY_WEIGHTS["adain"]))
-            self.adain_decoder.to(next(vgg.parameters()).device).eval().requires_grad_(False)
 
     def teacher(self, content: torch.Tensor, style: torch.Tensor) -> Teacher:
         with torch.no_grad():
@@ -189,20 +184,6 @@ class _Task:
             losses["tv"] = tv_loss(output)
             losses["total"] = losses["total"] + self.config.tv_weight * losses["tv"]
         return losses
-
-    def add_teacher_term(self, losses: dict[str, torch.Tensor], output: torch.Tensor, vgg: Teacher) -> None:
-        """Output distillation: pixel L1 to what the shipped AdaIN-r31 makes of the same pair.
-
-        A dense, per-pixel target that differs with every style. The VGG
-        losses alone give a from-scratch style pathway too weak a signal to
-        learn from in a CPU budget.
-        """
-        if self.adain_decoder is None:
-            return
-        with torch.no_grad():
-            adain_image = self.adain_decoder(vgg.target)[..., : output.shape[-2], : output.shape[-1]]
-        losses["teacher"] = F.l1_loss(output.float(), adain_image.float())
-        losses["total"] = losses["total"] + self.config.teacher_weight * losses["teacher"]
 
     def losses(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
         raise NotImplementedError
@@ -285,6 +266,11 @@ class AesFATask(_Task):
         if config.distill_weight:
             # Stage-2 bands (high at 1/4, low upsampled to it) -> VGG relu3_1, as for the student.
             self.aux["distill_head"] = torch.nn.Conv2d(4 * width, VGG_RELU3_1_CHANNELS, 1)
+        self.adain_decoder: Decoder | None = None
+        if config.teacher_weight:
+            # Our shipped AdaIN-r31 decoder, frozen: its images are the target of output distillation.
+            self.adain_decoder = Decoder.from_state_dict(weights.load(zoo.ARBITRARY_WEIGHTS["adain"]))
+            self.adain_decoder.to(next(vgg.parameters()).device).eval().requires_grad_(False)
 
     def losses(self, content, style):
         vgg = self.teacher(content, style)
@@ -295,7 +281,7 @@ class AesFATask(_Task):
         output = self.net.decode(content_feats[-1], kernels)[..., : content.shape[-2], : content.shape[-1]]
         losses = self.perceptual(output, vgg.target if self.config.content_target == "adain" else vgg.content,
                                  vgg.style_stats)
-        self.add_teacher_term(losses, output, vgg)
+        self._add_teacher_term(losses, output, vgg)
         if "distill_head" in self.aux:
             losses["distill"] = (self._distill(content_feats[-1], vgg.content)
                                  + self._distill(style_feats[-1], vgg.style))
@@ -315,6 +301,20 @@ class AesFATask(_Task):
                                   + self._rebuilt(style_feats[-1], kernels, style))
             losses["total"] = losses["total"] + self.config.identity_weight * losses["identity"]
         return losses
+
+    def _add_teacher_term(self, losses: dict[str, torch.Tensor], output: torch.Tensor, vgg: Teacher) -> None:
+        """Output distillation: pixel L1 to what the shipped AdaIN-r31 makes of the same pair.
+
+        A dense, per-pixel target that differs with every style. The VGG
+        losses alone give a from-scratch style pathway too weak a signal to
+        learn from in a CPU budget.
+        """
+        if self.adain_decoder is None:
+            return
+        with torch.no_grad():
+            adain_image = self.adain_decoder(vgg.target)[..., : output.shape[-2], : output.shape[-1]]
+        losses["teacher"] = F.l1_loss(output.float(), adain_image.float())
+        losses["total"] = losses["total"] + self.config.teacher_weight * losses["teacher"]
 
     def _distill(self, features, vgg_relu3_1: torch.Tensor) -> torch.Tensor:
         """MSE of the encoder's stage-2 features, mapped by the head, to VGG relu3_1.
@@ -387,6 +387,12 @@ class Trainer:
             raise UserError(f"unknown net {config.kind!r}; choose from {', '.join(TASKS)}")
         if config.size < 32 or config.size % 8:
             raise UserError(f"--size must be a multiple of 8 and at least 32, got {config.size}")
+        aesfa_only = {"--teacher-weight": config.teacher_weight, "--identity-weight": config.identity_weight,
+                      "--content-target adain": config.content_target == "adain"}
+        if config.kind != "aesfa" and any(aesfa_only.values()):
+            raise UserError(f"{', '.join(k for k, v in aesfa_only.items() if v)}: only for aesfa, not {config.kind}")
+        if config.content_target not in ("content", "adain"):
+            raise UserError(f"content target must be 'content' or 'adain', got {config.content_target!r}")
         if config.short_side < config.size:
             raise UserError(f"--short-side {config.short_side} is smaller than the --size {config.size} crops")
         self.config = config
