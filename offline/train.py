@@ -58,6 +58,7 @@ class TrainConfig:
     contrastive_weight: float = 1.0  # aesfa: aesthetic contrastive loss
     identity_weight: float = 0.0  # aesfa: rebuild an image from its own style (pixel L1)
     teacher_weight: float = 0.0  # aesfa: pixel L1 to the shipped AdaIN-r31's output for the same pair
+    teacher_feature_weight: float = 0.0  # aesfa: VGG feature MSE to that same image, at the style taps
     content_target: str = "content"  # aesfa: relu3_1 of the content, or "adain": AdaIN's target, as AdaIN trains
     widths: tuple[int, ...] | None = None  # student / aesfa width override
     sample_every: int = 500
@@ -174,9 +175,14 @@ class _Task:
             style_stats = {name: mean_std(feat) for name, feat in style_taps.items()}
         return Teacher(content_feat, style_taps["relu3_1"], style_stats, target)
 
-    def perceptual(self, output: torch.Tensor, target: torch.Tensor, style_stats) -> dict[str, torch.Tensor]:
+    def output_taps(self, output: torch.Tensor) -> dict[str, torch.Tensor]:
         # Statistics in fp32 even under bf16 autocast: a bf16 std is too coarse.
-        taps = {k: v.float() for k, v in self.vgg.taps(output, STYLE_TAPS).items()}
+        return {k: v.float() for k, v in self.vgg.taps(output, STYLE_TAPS).items()}
+
+    def perceptual(self, output: torch.Tensor, target: torch.Tensor, style_stats,
+                   taps: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """Content and style losses (and TV), from the output's VGG taps if the caller already has them."""
+        taps = taps or self.output_taps(output)
         losses = {"content": content_loss(taps["relu3_1"], target),
                   "style": mean_std_style_loss(taps, style_stats)}
         losses["total"] = losses["content"] + self.config.style_weight * losses["style"]
@@ -267,7 +273,7 @@ class AesFATask(_Task):
             # Stage-2 bands (high at 1/4, low upsampled to it) -> VGG relu3_1, as for the student.
             self.aux["distill_head"] = torch.nn.Conv2d(4 * width, VGG_RELU3_1_CHANNELS, 1)
         self.adain_decoder: Decoder | None = None
-        if config.teacher_weight:
+        if config.teacher_weight or config.teacher_feature_weight:
             # Our shipped AdaIN-r31 decoder, frozen: its images are the target of output distillation.
             self.adain_decoder = Decoder.from_state_dict(weights.load(zoo.ARBITRARY_WEIGHTS["adain"]))
             self.adain_decoder.to(next(vgg.parameters()).device).eval().requires_grad_(False)
@@ -279,9 +285,10 @@ class AesFATask(_Task):
         style_code = self.net.style_code(style_feats[-1])
         kernels = self.net.predict_style(style_code)
         output = self.net.decode(content_feats[-1], kernels)[..., : content.shape[-2], : content.shape[-1]]
+        taps = self.output_taps(output)
         losses = self.perceptual(output, vgg.target if self.config.content_target == "adain" else vgg.content,
-                                 vgg.style_stats)
-        self._add_teacher_term(losses, output, vgg)
+                                 vgg.style_stats, taps)
+        self._add_teacher_terms(losses, output, taps, vgg)
         if "distill_head" in self.aux:
             losses["distill"] = (self._distill(content_feats[-1], vgg.content)
                                  + self._distill(style_feats[-1], vgg.style))
@@ -302,19 +309,29 @@ class AesFATask(_Task):
             losses["total"] = losses["total"] + self.config.identity_weight * losses["identity"]
         return losses
 
-    def _add_teacher_term(self, losses: dict[str, torch.Tensor], output: torch.Tensor, vgg: Teacher) -> None:
-        """Output distillation: pixel L1 to what the shipped AdaIN-r31 makes of the same pair.
+    def _add_teacher_terms(self, losses: dict[str, torch.Tensor], output: torch.Tensor,
+                           taps: dict[str, torch.Tensor], vgg: Teacher) -> None:
+        """Output distillation: match what the shipped AdaIN-r31 makes of the same pair.
 
-        A dense, per-pixel target that differs with every style. The VGG
+        A dense, per-pixel target that differs with every style; the VGG
         losses alone give a from-scratch style pathway too weak a signal to
-        learn from in a CPU budget.
+        learn from in a CPU budget. The pixel L1 (`teacher`) carries the
+        palette but averages strokes into blur; the feature MSE at the style
+        taps (`teacher_features`) carries the strokes too, where they are.
         """
         if self.adain_decoder is None:
             return
         with torch.no_grad():
             adain_image = self.adain_decoder(vgg.target)[..., : output.shape[-2], : output.shape[-1]]
-        losses["teacher"] = F.l1_loss(output.float(), adain_image.float())
-        losses["total"] = losses["total"] + self.config.teacher_weight * losses["teacher"]
+        config = self.config
+        if config.teacher_weight:
+            losses["teacher"] = F.l1_loss(output.float(), adain_image.float())
+            losses["total"] = losses["total"] + config.teacher_weight * losses["teacher"]
+        if config.teacher_feature_weight:
+            with torch.no_grad():
+                adain_taps = self.output_taps(adain_image.clamp(0, 1))
+            losses["teacher_features"] = sum(F.mse_loss(taps[name], adain_taps[name]) for name in STYLE_TAPS)
+            losses["total"] = losses["total"] + config.teacher_feature_weight * losses["teacher_features"]
 
     def _distill(self, features, vgg_relu3_1: torch.Tensor) -> torch.Tensor:
         """MSE of the encoder's stage-2 features, mapped by the head, to VGG relu3_1.
@@ -387,7 +404,9 @@ class Trainer:
             raise UserError(f"unknown net {config.kind!r}; choose from {', '.join(TASKS)}")
         if config.size < 32 or config.size % 8:
             raise UserError(f"--size must be a multiple of 8 and at least 32, got {config.size}")
-        aesfa_only = {"--teacher-weight": config.teacher_weight, "--identity-weight": config.identity_weight,
+        aesfa_only = {"--teacher-weight": config.teacher_weight,
+                      "--teacher-feature-weight": config.teacher_feature_weight,
+                      "--identity-weight": config.identity_weight,
                       "--content-target adain": config.content_target == "adain"}
         if config.kind != "aesfa" and any(aesfa_only.values()):
             raise UserError(f"{', '.join(k for k, v in aesfa_only.items() if v)}: only for aesfa, not {config.kind}")
@@ -477,7 +496,8 @@ class Trainer:
         config = self.config
         bf16 = use_bf16(config.precision, self.device)
         log_path = self.out / "losses.csv"
-        fields = ["step", "seconds", "total", "content", "style", "tv", "distill", "contrastive", "identity", "teacher"]
+        fields = ["step", "seconds", "total", "content", "style", "tv", "distill", "contrastive", "identity", "teacher",
+                  "teacher_features"]
         new_log = not log_path.exists() or self.step == 0
         if not new_log:
             _widen_log(log_path, fields)

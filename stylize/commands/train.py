@@ -55,6 +55,10 @@ def add_parser(verbs, parents) -> None:
                    help="aesfa: weight of output distillation, pixel L1 to the shipped AdaIN-r31's image for "
                         "the same pair (default 0): a dense target that differs with every style, for a "
                         "style pathway that the VGG losses alone teach slowly")
+    p.add_argument("--teacher-feature-weight", type=float, default=0.0,
+                   help="aesfa: weight of output distillation in VGG space, the MSE of relu1_1, relu2_1 and "
+                        "relu3_1 to those of the same AdaIN-r31 image (default 0); unlike the pixel L1 it "
+                        "carries brush strokes where they are, not blurred")
     p.add_argument("--content-target", choices=["content", "adain"], default="content",
                    help="aesfa: what the relu3_1 content loss compares the output with: the content's features "
                         "(default, as the paper) or AdaIN's target, the content's features with the style's "
@@ -88,6 +92,7 @@ def run(args) -> int:
                          style_weight=args.style_weight, tv_weight=args.tv_weight,
                          contrastive_weight=args.contrastive_weight, distill_weight=args.distill_weight,
                          identity_weight=args.identity_weight, teacher_weight=args.teacher_weight,
+                         teacher_feature_weight=args.teacher_feature_weight,
                          content_target=args.content_target, device=args.device, precision=args.precision,
                          seed=args.seed, sample_every=args.sample_every,
                          checkpoint_every=args.checkpoint_every, widths=widths, threads=args.threads)
