@@ -14,9 +14,11 @@ import time
 import wave
 
 import av
+import numpy as np
 import pytest
 
 from helpers import REPO, run_cli
+from stylize.realtime.sources import TestPattern
 
 BUNNY = "media/adain_cutBunny.mp4"  # 640x360, 24 fps, 240 frames, AAC audio
 
@@ -109,6 +111,23 @@ def test_live_plays_a_file_at_its_own_rate_and_records(shared, tmp_path):
     assert 0 < report["stages"]["source"]["frames"] <= 24 * elapsed + 2
     assert video_frames(record) > 0
     assert f"recorded {record}" in result.stderr.decode()
+
+
+def test_mask_mode_paints_only_the_moving_person_or_only_the_background(tmp_path):
+    # The test pattern's bars stand still; only its disc (and the frame counter) moves.
+    still = TestPattern(160, 120, paced=False).read().image.astype(np.int16)
+    off_from_still = {}
+    for mode in ("person", "background"):
+        record = tmp_path / f"{mode}.mp4"
+        result = run_cli("live", "--source", "testpattern:160x120@24", "--no-preview", "--method", "wave",
+                         "--mask-mode", mode, "--duration", "3", "--record", record)
+        assert result.returncode == 0, result.stderr.decode()
+        with av.open(str(record)) as container:
+            last = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)][-1]
+        # The median pixel is a still one, whatever the disc covers.
+        off_from_still[mode] = float(np.median(np.abs(last.astype(np.int16) - still)))
+    assert off_from_still["person"] < 12, off_from_still  # the bars pass through (H.264 costs a few levels)
+    assert off_from_still["background"] > 3 * off_from_still["person"] + 20, off_from_still
 
 
 def test_help_teaches_by_example_and_lists_the_keys():
