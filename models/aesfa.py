@@ -7,11 +7,11 @@ and a low band at 1/8 of the input size. Pooled to k x k, the two bands give a
 style *code*. From the code, kernel predictors make per-style dynamic kernels
 for every AdaOctConv block of the decoder: a grouped k x k "spatial" kernel,
 a grouped 1x1 "pointwise" kernel and a bias, for each band. An AdaOctConv
-block instance-normalises each band of the content, then applies these
-kernels (AdaConv, Chandran et al. 2021). Because of the normalisation, the
-kernels and bias play the part of AdaIN's std and mean, but they act on
-space and on channels. A learned 3x3 conv and an octave conv follow. The
-decoder upsamples between blocks and merges the bands into RGB at the end.
+block applies these kernels to each band of the content (AdaConv, Chandran
+et al. 2021); the first block instance-normalises the content before, so
+there the kernels and bias play the part of AdaIN's std and mean, but they
+act on space and on channels. A learned 3x3 conv and an octave conv follow.
+The decoder upsamples between blocks and merges the bands into RGB at the end.
 
 Live use. `AesFANet.style` precomputes an `AesFAStyle` (all the kernels) once
 per look. A frame costs one encoder pass and one decoder pass. The kernel
@@ -58,7 +58,17 @@ the low→high octave path convolves before upsampling (Chen et al.'s
 OctConv, 4x cheaper); activations after the stem and after each
 post-upsample conv, where the reference stacks linear convs; the
 final two linear 1x1 convs are fused into one band merge to RGB; every
-convolution pads by reflection.
+convolution pads by reflection. And three that make it trainable on a CPU
+budget (with the paper's layout, 4000 CPU steps over several sessions gave
+textured mud that ignored the style):
+* the code pools each channel's std as well as its mean, and the first
+  block's predictors start as AdaIN of the content on those statistics;
+* only the first block instance-normalises; in the paper every block does,
+  which wipes out the statistics the first one set, as if AdaIN's decoder
+  renormalised after every layer;
+* each predicted kernel is a fixed identity plus the predicted residual, so
+  an untrained decoder passes the content through instead of filtering it
+  with three cascaded random kernels.
 
 Use `encode`, `style_code`, `predict_style` and `decode` with autograd for
 training. `decode` returns raw RGB at the padded size. `style()` is the
@@ -221,7 +231,9 @@ class KernelPredictor(nn.Module):
 
     The spatial kernel keeps the code's layout, so a k x k style pattern can
     become a k x k filter. The pointwise kernel and the bias come from the
-    code's global mean. All three maps are affine in the code.
+    code's global mean. Both kernels are an identity plus a style-predicted
+    residual: all maps stay affine in the code, and an untrained decoder
+    passes the content through instead of filtering it with random kernels.
     """
 
     def __init__(self, channels: int, group_size: int, code_channels: int, code_size: int):
@@ -230,31 +242,57 @@ class KernelPredictor(nn.Module):
         self.spatial = _conv(code_channels, channels * group_size, code_size)
         self.pointwise = nn.Linear(code_channels, channels * group_size)
         self.bias = nn.Linear(code_channels, channels)
+        # Fixed, so not saved: the identity of a grouped conv (each output
+        # channel copies its own channel of its group, at the kernel centre).
+        identity = torch.zeros(channels, group_size, code_size, code_size)
+        identity[torch.arange(channels), torch.arange(channels) % group_size, code_size // 2, code_size // 2] = 1
+        self.register_buffer("identity_spatial", identity, persistent=False)
+        self.register_buffer("identity_pointwise", identity[..., code_size // 2:code_size // 2 + 1,
+                                                            code_size // 2:code_size // 2 + 1].clone(),
+                             persistent=False)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Kernels that depend on the style only, at about unit gain.
+        """Residual kernels at a quarter of unit gain, a style "mean" (bias) at about unit size.
 
         PyTorch's default init gives every map a random constant part (its
         bias) about as large as the style-dependent part, and weights so
         small that the kernels barely move with the code. Here the biases
-        are zero and the weights are scaled for a code of about unit size:
-        the spatial kernel then has entries of about 1/sqrt(group * k * k),
-        the pointwise one about 1/sqrt(group), so that an instance-normalised
-        input keeps about unit variance through both, and the predicted bias
-        (the style's "mean") is about unit size too.
+        are zero and the weights are scaled for a code of about unit size.
+        Unit gain would be entries of about 1/sqrt(group * k * k) for the
+        spatial residual and 1/sqrt(group) for the pointwise one; a quarter
+        of that keeps the identity dominant at the start. (With no identity
+        and full gain, three cascaded random filters turned every content
+        into the same embossed swirls, and the VGG losses never untangled
+        them in a CPU budget.)
         """
         g, k = self.group_size, self.code_size
-        for layer, gain in ((self.spatial, 1 / math.sqrt(g * k * k)), (self.pointwise, 1 / math.sqrt(g)),
+        for layer, gain in ((self.spatial, 0.25 / math.sqrt(g * k * k)), (self.pointwise, 0.25 / math.sqrt(g)),
                             (self.bias, 1.0)):
             nn.init.normal_(layer.weight, std=gain / math.sqrt(layer.weight[0].numel()))
             nn.init.zeros_(layer.bias)
 
+    @torch.no_grad()
+    def start_as_adain(self) -> None:
+        """Predict AdaIN from a code of the same features' [means, stds]: bias = mean, pointwise = std.
+
+        Then the block's instance norm plus these kernels is exactly AdaIN
+        (with the identity spatial kernel), so the decoder sees the style's
+        statistics from the first step, as AdaIN's and the student's do.
+        """
+        c = self.channels
+        if self.group_size != 1 or self.bias.in_features != 2 * c:
+            raise ValueError("an AdaIN start needs group size 1 and a code of the block's own means and stds")
+        eye = torch.eye(c)
+        self.bias.weight.copy_(torch.cat([eye, torch.zeros(c, c)], dim=1))
+        self.pointwise.weight.copy_(torch.cat([torch.zeros(c, c), eye], dim=1))
+        self.pointwise.bias.fill_(-1.0)  # cancels the identity: pointwise = std
+
     def forward(self, code: torch.Tensor) -> DynamicKernels:
         b, c, g, k = code.shape[0], self.channels, self.group_size, self.code_size
         pooled = code.mean(dim=(2, 3))
-        return DynamicKernels(self.spatial(code).view(b, c, g, k, k),
-                              self.pointwise(pooled).view(b, c, g, 1, 1),
+        return DynamicKernels(self.identity_spatial + self.spatial(code).view(b, c, g, k, k),
+                              self.identity_pointwise + self.pointwise(pooled).view(b, c, g, 1, 1),
                               self.bias(pooled))
 
 
@@ -275,17 +313,20 @@ def _conv_per_style(x: torch.Tensor, weight: torch.Tensor, groups: int,
 
 
 class AdaptiveConv(nn.Module):
-    """AdaConv on one band: instance norm, then the style's kernels, then a learned 3x3 conv."""
+    """AdaConv on one band: instance norm (optional), then the style's kernels, then a learned 3x3 conv."""
 
-    def __init__(self, channels: int, group_size: int):
+    def __init__(self, channels: int, group_size: int, normalise: bool = True):
         super().__init__()
         if channels % group_size:
             raise ValueError(f"{channels} channels do not split into groups of {group_size}")
         self.groups = channels // group_size
+        self.normalise = normalise
         self.conv = _conv(channels, channels, 3)
 
     def forward(self, x: torch.Tensor, kernels: DynamicKernels) -> torch.Tensor:
-        x = F.pad(F.instance_norm(x), [kernels.spatial.shape[-1] // 2] * 4, mode="reflect")
+        if self.normalise:
+            x = F.instance_norm(x)
+        x = F.pad(x, [kernels.spatial.shape[-1] // 2] * 4, mode="reflect")
         x = _conv_per_style(x, kernels.spatial, self.groups)
         x = _conv_per_style(x, kernels.pointwise, self.groups, kernels.bias)
         return self.conv(x)
@@ -294,13 +335,13 @@ class AdaptiveConv(nn.Module):
 class AdaOctConv(nn.Module):
     """The paper's AdaOctConv block: AdaConv on each band with its kernels, then a depthwise octave conv."""
 
-    def __init__(self, channels: int, group_size: int, code_channels: int, code_size: int):
+    def __init__(self, channels: int, group_size: int, code_channels: int, code_size: int, normalise: bool = True):
         super().__init__()
         band, code_band = _halves(channels), _halves(code_channels)
         self.predict_high = KernelPredictor(band, group_size, code_band, code_size)
         self.predict_low = KernelPredictor(band, group_size, code_band, code_size)
-        self.adaconv_high = AdaptiveConv(band, group_size)
-        self.adaconv_low = AdaptiveConv(band, group_size)
+        self.adaconv_high = AdaptiveConv(band, group_size, normalise)
+        self.adaconv_low = AdaptiveConv(band, group_size, normalise)
         self.octave = OctaveConv(channels, channels, 3, depthwise=True)
         self.act = _act()
 
@@ -377,8 +418,10 @@ class AesFADecoder(nn.Module):
         channels = [4 * width, 2 * width, width]
         if len(group_sizes) != len(channels):
             raise ValueError(f"group_sizes needs {len(channels)} entries, one per AdaOctConv block")
-        self.blocks = nn.ModuleList(AdaOctConv(c, g, code_channels, code_size)
-                                    for c, g in zip(channels, group_sizes))
+        # Only the first block normalises its content: the later ones would
+        # wipe out the statistics the first one set (as AdaIN's decoder has no norm).
+        self.blocks = nn.ModuleList(AdaOctConv(c, g, code_channels, code_size, normalise=i == 0)
+                                    for i, (c, g) in enumerate(zip(channels, group_sizes)))
         self.upsamplers = nn.ModuleList(
             nn.Sequential(
                 OctaveConv(c, c // 2, 1), PerBand(_upsample),
@@ -388,6 +431,11 @@ class AesFADecoder(nn.Module):
             for c in channels[:-1]
         )
         self.to_rgb = OctaveMerge(width, 3)
+        # The first block works on the encoder's stage-2 features, the very
+        # features the code describes, so it can start as AdaIN on them.
+        if code_channels == 2 * channels[0] and group_sizes[0] == 1:
+            for predictor in (self.blocks[0].predict_high, self.blocks[0].predict_low):
+                predictor.start_as_adain()
         # Start from a flat mid-grey with small variations. With the unit-gain
         # encoder and kernel predictors, the default init gives a raw output
         # with std ~0.5, and first VGG losses ~5x those of a grey image.
@@ -407,11 +455,18 @@ class AesFADecoder(nn.Module):
         return self.to_rgb(x)
 
 
+def _pooled_mean_std(x: torch.Tensor, cells: int) -> torch.Tensor:
+    """Per channel, the mean and the std of x in each of cells x cells regions: (N, 2C, cells, cells)."""
+    mean = F.adaptive_avg_pool2d(x, cells)
+    variance = (F.adaptive_avg_pool2d(x.square(), cells) - mean.square()).clamp_min(0)
+    return torch.cat([mean, (variance + 1e-5).sqrt()], dim=1)
+
+
 class AesFANet(nn.Module):
     """AesFA: shared octave encoder + style-conditioned octave decoder. No VGG at inference.
 
     width: channels after the stem (the paper uses 64). The encoder goes up
-    to 4*width and the style code has 4*width channels. Use a slim width
+    to 4*width and the style code has 8*width (a mean and a std per channel). Use a slim width
     (16, 24, ...) for CPU real time. width must be a multiple of
     2 * group_sizes[-1], so that every band splits into whole groups.
     style_kernel: spatial size k of the pooled style code and of the
@@ -424,7 +479,7 @@ class AesFANet(nn.Module):
             raise ValueError(f"style_kernel must be odd so its kernels have a centre; got {style_kernel}")
         self.width, self.style_kernel, self.group_sizes = width, style_kernel, tuple(group_sizes)
         self.encoder = AesFAEncoder(width)
-        self.decoder = AesFADecoder(width, 4 * width, style_kernel, group_sizes)
+        self.decoder = AesFADecoder(width, 8 * width, style_kernel, group_sizes)  # code: mean and std of 4w
 
     @classmethod
     def from_state_dict(cls, state_dict: dict[str, torch.Tensor]) -> "AesFANet":
@@ -451,8 +506,12 @@ class AesFANet(nn.Module):
         return self.encoder(image)
 
     def style_code(self, features: Octave) -> Octave:
-        """Stage-2 features → the style code: each band average-pooled to k x k."""
-        return Octave(*(F.adaptive_avg_pool2d(band, self.style_kernel) for band in features))
+        """Stage-2 features → the style code: each band's mean and std, pooled to k x k cells.
+
+        The paper pools the mean only. The std doubles the code but lets
+        the first block start as AdaIN (see `KernelPredictor.start_as_adain`).
+        """
+        return Octave(*(_pooled_mean_std(band, self.style_kernel) for band in features))
 
     def predict_style(self, code: Octave) -> AesFAStyle:
         return self.decoder.kernels(code)

@@ -262,6 +262,10 @@ class AesFATask(_Task):
     CPU budget: style distances are mean/std matching rather than EFDM, the
     VGG style taps stop at relu3_1, and the contrastive negative of each
     sample is simply the next style in the batch instead of the nearest one.
+    Optional terms the paper lacks (all training-only): VGG distillation of
+    the encoder, an identity term, and output distillation from the shipped
+    AdaIN-r31 (the teacher terms), which is what made the shipped net learn
+    in a CPU budget.
     """
 
     def __init__(self, config, vgg):

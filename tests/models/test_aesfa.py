@@ -11,7 +11,7 @@ import io
 import pytest
 import torch
 
-from stylize.models.aesfa import AesFANet, AesFAStyle, KernelPredictor, Octave
+from stylize.models.aesfa import AdaptiveConv, AesFANet, AesFAStyle, KernelPredictor, Octave
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -152,10 +152,44 @@ def test_training_path_reaches_every_parameter():
     first, second, code = features
     assert first.high.shape == (1, WIDTH, 16, 16) and first.low.shape == (1, WIDTH, 8, 8)
     assert second.high.shape == (1, 2 * WIDTH, 8, 8) and second.low.shape == (1, 2 * WIDTH, 4, 4)
-    assert code.high.shape == code.low.shape == (1, 2 * WIDTH, 3, 3)
+    assert code.high.shape == code.low.shape == (1, 4 * WIDTH, 3, 3)  # mean and std of each channel
     output = net.decode(net.encode(content)[-1], net.predict_style(code))
     features_of_output = [band for octave in net.aesthetic_features(output) for band in octave]
     loss = output.square().mean() + sum(band.mean() for band in features_of_output)
     loss.backward()
     missing = [name for name, p in net.named_parameters() if p.grad is None or not p.grad.abs().sum()]
     assert not missing
+
+
+@pytest.mark.parametrize("group_size", [1, 2, 4])
+def test_predicted_kernels_are_an_identity_plus_a_residual(group_size):
+    """With the residual maps at zero, an AdaConv block passes its normalised input through unchanged."""
+    torch.manual_seed(0)
+    predictor, adaconv = KernelPredictor(8, group_size, code_channels=6, code_size=3), AdaptiveConv(8, group_size)
+    with torch.no_grad():
+        predictor.spatial.weight.zero_()
+        predictor.pointwise.weight.zero_()
+    kernels = predictor(torch.randn(2, 6, 3, 3))
+    x = torch.randn(2, 8, 10, 12)
+    expected = adaconv.conv(torch.nn.functional.instance_norm(x) + kernels.bias[..., None, None])
+    torch.testing.assert_close(adaconv(x, kernels), expected, atol=1e-5, rtol=1e-5)
+    # ...and the identity is a fixed buffer, not saved with the weights.
+    assert not any(key.startswith("identity") for key in predictor.state_dict())
+
+
+def test_first_block_starts_as_adain_on_the_code_statistics():
+    """Untrained, block 0 gives instance-normalised content the std and mean that the style code pools."""
+    torch.manual_seed(0)
+    net = AesFANet(width=WIDTH)
+    block = net.decoder.blocks[0]
+    with torch.no_grad():
+        block.predict_high.spatial.weight.zero_()  # leave the identity spatial kernel
+    code = net.style_code(net.encode(_image(64, 64, 9))[-1])
+    pooled = code.high.mean(dim=(2, 3))
+    mean, std = pooled[:, :2 * WIDTH], pooled[:, 2 * WIDTH:]
+    assert (std > 0).all() and not torch.allclose(std, torch.ones_like(std))
+    content = torch.randn(1, 2 * WIDTH, 6, 7)
+    adain = torch.nn.functional.instance_norm(content) * std[..., None, None] + mean[..., None, None]
+    torch.testing.assert_close(block.adaconv_high(content, block.kernels(code).high), block.adaconv_high.conv(adain),
+                               atol=1e-4, rtol=1e-4)
+    assert [b.adaconv_high.normalise for b in net.decoder.blocks] == [True, False, False]

@@ -30,7 +30,9 @@ def _config(tiny_data, out, kind="student", **overrides):
 
 @pytest.mark.parametrize("kind", ["student", "adain", "aesfa"])
 def test_training_lowers_the_loss_on_a_held_batch(tiny_data, tmp_path, weights_dir, kind):
-    trainer = Trainer(_config(tiny_data, tmp_path, kind), progress=False)
+    # AesFA starts as AdaIN on its own features; a high lr first throws that away (30 steps at 2e-3: -5% only).
+    steps, lr = (60, 5e-4) if kind == "aesfa" else (30, 2e-3)
+    trainer = Trainer(_config(tiny_data, tmp_path, kind, steps=steps, lr=lr), progress=False)
     content, style = trainer.contents.fixed(4, seed=7), trainer.styles.fixed(4, seed=8)
     before = trainer.evaluate(content, style)["total"]
     trainer.run()
@@ -38,16 +40,17 @@ def test_training_lowers_the_loss_on_a_held_batch(tiny_data, tmp_path, weights_d
     assert after < 0.9 * before, (before, after)
     # everything a user looks at after a run
     assert (tmp_path / f"{kind}.pt").is_file() and (tmp_path / f"{kind}.pt.sha256").is_file()
-    assert (tmp_path / "losses.csv").read_text().count("\n") == 1 + 30 // 5
-    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["step_000015.png", "step_000030.png"]
+    assert (tmp_path / "losses.csv").read_text().count("\n") == 1 + steps // 5
+    samples = sorted(p.name for p in (tmp_path / "samples").iterdir())
+    assert samples == [f"step_{step:06d}.png" for step in range(15, steps + 1, 15)]
     shipped = torch.load(tmp_path / f"{kind}.pt", weights_only=True)
     assert all(v.dtype == torch.float16 for v in shipped.values())
 
 
 def test_aesfa_identity_term_teaches_reconstruction(tiny_data, tmp_path, weights_dir):
-    trainer = Trainer(_config(tiny_data, tmp_path, "aesfa", identity_weight=50.0, contrastive_weight=0.0,
-                              style_weight=0.0),
-                      progress=False)
+    # At lr 5e-4: a higher one first throws away the AdaIN start (see the held-batch test).
+    trainer = Trainer(_config(tiny_data, tmp_path, "aesfa", identity_weight=500.0, contrastive_weight=0.0,
+                              style_weight=0.0, lr=5e-4), progress=False)
     content, style = trainer.contents.fixed(4, seed=7), trainer.styles.fixed(4, seed=8)
     before = trainer.evaluate(content, style)
     trainer.run()
@@ -56,13 +59,13 @@ def test_aesfa_identity_term_teaches_reconstruction(tiny_data, tmp_path, weights
     assert "identity" in (tmp_path / "losses.csv").read_text().splitlines()[0]
 
 
-# Without its term, each distance rises over the same 30 steps: L1 0.32 -> 0.34, feature MSE 16.6 -> 18.5.
+# Without its term, each distance rises over the same 30 steps: L1 0.32 -> 0.36, feature MSE 16.6 -> 33.5.
 @pytest.mark.parametrize("term, weight, fall", [("teacher", dict(teacher_weight=500.0), 0.9),
                                                 ("teacher_features", dict(teacher_feature_weight=10.0), 0.95)])
 def test_aesfa_teacher_terms_pull_towards_the_shipped_adain_image(tiny_data, tmp_path, weights_dir, term, weight,
                                                                    fall):
-    trainer = Trainer(_config(tiny_data, tmp_path, "aesfa", contrastive_weight=0.0, style_weight=0.0, **weight),
-                      progress=False)
+    trainer = Trainer(_config(tiny_data, tmp_path, "aesfa", contrastive_weight=0.0, style_weight=0.0,
+                              distill_weight=0.0, **weight), progress=False)
     assert not any(p.requires_grad for p in trainer.task.adain_decoder.parameters())  # frozen, never saved
     content, style = trainer.contents.fixed(4, seed=7), trainer.styles.fixed(4, seed=8)
     before = trainer.evaluate(content, style)
