@@ -2,7 +2,8 @@
 
 A method's net comes from, in order of preference:
   1. a file given with `--net METHOD=PATH`: a training checkpoint
-     (runs/<method>/checkpoint.pt, its "model" entry) or a bare state dict;
+     (runs/<method>/checkpoint.pt: its weight average if the run kept one,
+     else its "model" entry) or a bare state dict;
   2. the registered weights (shipped with stylize or found by the registry);
   3. random initialisation, only where weight values do not matter (speed).
 Otherwise it is reported as missing, with the reason. Every result records
@@ -24,6 +25,7 @@ from stylize.models.adain import AdaINNet, Decoder
 from stylize.models.aesfa import AesFANet
 from stylize.models.student import StudentNet
 from stylize.models.vgg import VGGEncoder
+from stylize.offline.averaging import trained_weights
 
 RANDOM_AESFA_WIDTH = 32  # the width `stylize train aesfa` uses by default
 RANDOM_SEED = 0
@@ -77,7 +79,7 @@ def net_from_file(method: str, path: str | os.PathLike) -> nn.Module:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a truncated or foreign file is the user's to fix
         raise UserError(f"{path}: cannot be loaded as weights ({exc})") from None
-    state = obj.get("model", obj) if isinstance(obj, dict) else None
+    state = (trained_weights(obj) if "model" in obj else obj) if isinstance(obj, dict) else None
     if not isinstance(state, dict):
         raise UserError(f"{path}: holds no state dict")
     return net_from_state(method, state)

@@ -2,7 +2,8 @@
 
     python -m stylize.offline.ship_runs runs/ --paintings ../shared/data/eval/style
 
-Reads RUNS/{student,adain,aesfa}/checkpoint.pt (the latest step of each run),
+Reads RUNS/{student,adain,aesfa}/checkpoint.pt (the latest step of each run,
+or its weight average where the run kept one),
 writes fp16 inference weights into models/shipped/ and records in each note
 how far the run got.
 """
@@ -17,6 +18,7 @@ import torch
 from stylize.models.aesfa import AesFANet
 from stylize.models.student import StudentNet
 from stylize.offline import looks
+from stylize.offline.averaging import trained_weights
 from stylize.offline.ship import ship
 
 # run folder -> (registry name, architecture, how to get inference weights from the trained module's state)
@@ -43,7 +45,7 @@ def main() -> None:
         config = checkpoint["config"]
         note = (f"{checkpoint['step']} steps, batch {config['batch']}, {config['size']} px crops, "
                 f"lr {config['lr']}, on the {args.device}")
-        path = ship(name, inference(checkpoint["model"]), architecture, note)
+        path = ship(name, inference(trained_weights(checkpoint)), architecture, note)
         print(f"{name}: {path} ({path.stat().st_size / 1e6:.2f} MB) — {note}")
     # Looks depend on the nets' weights, so they are rebuilt after every ship.
     path = ship(looks.LOOKS_NAME, looks.build(args.paintings), "looks", looks.NOTE)

@@ -10,6 +10,7 @@ weights in fp16, plus its sha256 in `<kind>.pt.sha256`.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import hashlib
@@ -33,6 +34,7 @@ from stylize.models.adain import AdaINNet, Decoder, adain, channel_stats
 from stylize.models.aesfa import AesFANet
 from stylize.models.losses import content_loss, mean_std, mean_std_style_loss, tv_loss
 from stylize.models.student import VGG_RELU3_1_CHANNELS, StudentNet
+from stylize.offline.averaging import WeightAverage
 
 STYLE_TAPS = ("relu1_1", "relu2_1", "relu3_1")
 KINDS = ("adain", "aesfa", "student")
@@ -60,6 +62,7 @@ class TrainConfig:
     teacher_weight: float = 0.0  # aesfa: pixel L1 to the shipped AdaIN-r31's output for the same pair
     teacher_feature_weight: float = 0.0  # aesfa: VGG feature MSE to that same image, at the style taps
     content_target: str = "content"  # aesfa: relu3_1 of the content, or "adain": AdaIN's target, as AdaIN trains
+    ema_decay: float = 0.0  # > 0: sample, evaluate and export a moving average of the weights (offline/averaging)
     widths: tuple[int, ...] | None = None  # student / aesfa width override
     sample_every: int = 500
     checkpoint_every: int = 500
@@ -436,6 +439,7 @@ class Trainer:
         self.task.aux.to(self.device)
         self.optimizer = torch.optim.Adam([*self.task.trainable.parameters(), *self.task.aux.parameters()],
                                           lr=config.lr)
+        self.average = WeightAverage(self.task.trainable, config.ema_decay) if config.ema_decay else None
         self.step = 0
         self.preview_contents = self.contents.fixed(4, seed=1)
         self.preview_styles = self.styles.fixed(4, seed=2)
@@ -445,6 +449,7 @@ class Trainer:
         path = self.out / "checkpoint.pt"
         save_atomic({"kind": self.config.kind, "step": self.step, "config": self.config.as_dict(),
                      "model": self.task.trainable.state_dict(), "aux": self.task.aux.state_dict(),
+                     **({"average": self.average.state_dict()} if self.average else {}),
                      "optimizer": self.optimizer.state_dict(),
                      "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state()}, path)
         return path
@@ -465,14 +470,25 @@ class Trainer:
             raise UserError(f"--resume {path}: the checkpoint does not fit this net; it was trained with "
                             f"--widths {saved.get('widths')} and --distill-weight {saved.get('distill_weight')} "
                             f"({str(error).splitlines()[0]})") from None
+        if self.average:
+            # A run that kept no average (or a different one) starts it from the weights it resumes.
+            self.average = WeightAverage(self.task.trainable, self.config.ema_decay)
+            if "average" in state:
+                self.average.load_state_dict(state["average"])
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
         self.step = state["step"]
 
+    def averaged(self):
+        """A context with the weights that stand for the run in the net: the average if kept."""
+        return self.average.applied(self.task.trainable) if self.average else contextlib.nullcontext()
+
     def export(self) -> Path:
         """fp16 inference weights plus their sha256, for the registry."""
         path = self.out / f"{self.config.kind}.pt"
-        save_atomic({k: v.detach().half().cpu() for k, v in self.task.inference_state().items()}, path)
+        with self.averaged():
+            state = {k: v.detach().half().cpu() for k, v in self.task.inference_state().items()}
+        save_atomic(state, path)
         (self.out / f"{path.name}.sha256").write_text(f"{sha256_file(path)}  {path.name}\n")
         return path
 
@@ -480,7 +496,8 @@ class Trainer:
     def evaluate(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, float]:
         """The losses on a fixed batch, without training (for held-out checks)."""
         self.task.net.eval()
-        losses = {k: float(v) for k, v in self.task.losses(content, style).items()}
+        with self.averaged():
+            losses = {k: float(v) for k, v in self.task.losses(content, style).items()}
         self.task.net.train()
         return losses
 
@@ -490,7 +507,8 @@ class Trainer:
 
     def _sample(self) -> Path:
         self.task.net.eval()
-        grid = sample_grid(self.task, self.preview_contents, self.preview_styles)
+        with self.averaged():
+            grid = sample_grid(self.task, self.preview_contents, self.preview_styles)
         self.task.net.train()
         path = self.out / "samples" / f"step_{self.step:06d}.png"
         cv2.imwrite(str(path), grid[:, :, ::-1])
@@ -525,6 +543,8 @@ class Trainer:
                     self.optimizer.zero_grad(set_to_none=True)
                     losses["total"].backward()
                     self.optimizer.step()
+                    if self.average:
+                        self.average.update(self.task.trainable)
                     self.step += 1
                     last = {k: float(v.detach()) for k, v in losses.items()}
                     if not math.isfinite(last["total"]):

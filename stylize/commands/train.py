@@ -63,6 +63,10 @@ def add_parser(verbs, parents) -> None:
                    help="aesfa: what the relu3_1 content loss compares the output with: the content's features "
                         "(default, as the paper) or AdaIN's target, the content's features with the style's "
                         "statistics (as AdaIN-r31 and the student train), which asks less of the content")
+    p.add_argument("--ema-decay", type=float, default=0.0,
+                   help="keep a moving average of the weights with this decay per step (e.g. 0.998 averages "
+                        "over about 500 steps) and sample, evaluate, export and ship it instead of the last "
+                        "step's weights (default 0: off); it steadies a net whose checkpoints swing, as AesFA's do")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"],
                    help="autocast precision (default: bf16 where the hardware supports it)")
@@ -81,6 +85,8 @@ def run(args) -> int:
 
     if args.steps < 1 or args.batch < 1:
         raise UserError("--steps and --batch must be positive")
+    if not 0 <= args.ema_decay < 1:
+        raise UserError(f"--ema-decay must be in [0, 1) (0 turns it off), got {args.ema_decay}")
     widths = None
     if args.widths:
         try:
@@ -93,7 +99,7 @@ def run(args) -> int:
                          contrastive_weight=args.contrastive_weight, distill_weight=args.distill_weight,
                          identity_weight=args.identity_weight, teacher_weight=args.teacher_weight,
                          teacher_feature_weight=args.teacher_feature_weight,
-                         content_target=args.content_target, device=args.device, precision=args.precision,
+                         content_target=args.content_target, ema_decay=args.ema_decay, device=args.device, precision=args.precision,
                          seed=args.seed, sample_every=args.sample_every,
                          checkpoint_every=args.checkpoint_every, widths=widths, threads=args.threads)
     trainer = Trainer(config)

@@ -6,6 +6,8 @@ import torch
 
 from stylize.errors import UserError
 from stylize.models.losses import content_loss
+from stylize.bench.nets import net_from_file
+from stylize.offline.averaging import trained_weights
 from stylize.offline.train import TrainConfig, Trainer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -141,9 +143,39 @@ def test_resume_lines_up_a_loss_log_from_an_older_version(tiny_data, tmp_path, w
     assert all(len(row.split(",")) == len(columns) for row in rows)
 
 
+def test_a_run_with_a_weight_average_samples_exports_and_resumes_it(tiny_data, tmp_path, weights_dir):
+    Trainer(_config(tiny_data, tmp_path, "adain", steps=10, ema_decay=0.9), progress=False).run()
+    checkpoint = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    raw, averaged = checkpoint["model"], trained_weights(checkpoint)
+    assert checkpoint["average"]["updates"] == 10
+    assert any(not torch.equal(raw[k], averaged[k]) for k in raw)  # the average lags the last step
+    exported = torch.load(tmp_path / "adain.pt", weights_only=True)
+    assert all(torch.equal(exported[k], averaged[k].half()) for k in averaged)
+    benched = net_from_file("adain", tmp_path / "checkpoint.pt").decoder.state_dict()  # --net METHOD=CKPT
+    assert all(torch.equal(benched[k], averaged[k]) for k in averaged)
+
+    later = Trainer(_config(tiny_data, tmp_path, "adain", steps=12, ema_decay=0.9), progress=False)
+    later.resume(tmp_path / "checkpoint.pt")
+    assert later.average.updates == 10
+    assert all(torch.equal(later.average.weights[k], averaged[k]) for k in averaged)
+    with later.averaged():  # what the samples and evaluate() see
+        assert all(torch.equal(v, averaged[k]) for k, v in later.task.trainable.state_dict().items())
+    assert all(torch.equal(v, raw[k]) for k, v in later.task.trainable.state_dict().items())  # training goes on raw
+
+    # A run that kept no average starts one at the weights it resumes.
+    Trainer(_config(tiny_data, tmp_path / "plain", "adain", steps=2), progress=False).run()
+    switched = Trainer(_config(tiny_data, tmp_path / "plain", "adain", steps=4, ema_decay=0.9), progress=False)
+    switched.resume(tmp_path / "plain" / "checkpoint.pt")
+    plain = torch.load(tmp_path / "plain" / "checkpoint.pt", weights_only=True)["model"]
+    assert switched.average.updates == 0
+    assert all(torch.equal(switched.average.weights[k], plain[k]) for k in plain)
+
+
 def test_cli_train_validates_before_work(cli, tmp_path):
     result = cli("train", "student", "--content", tmp_path / "nope", "--style", tmp_path, "-o", tmp_path / "o")
     assert result.returncode == 2 and "nope" in result.stderr.decode()
+    result = cli("train", "aesfa", "--content", tmp_path, "--style", tmp_path, "--ema-decay", "1", "-o", tmp_path / "o")
+    assert result.returncode == 2 and "--ema-decay must be in [0, 1)" in result.stderr.decode()
 
 
 def test_cli_train_refuses_aesfa_only_options_for_other_nets(cli, tiny_data, tmp_path):
