@@ -4,9 +4,9 @@ import shutil
 import pytest
 import torch
 
+from stylize.bench.nets import net_from_file
 from stylize.errors import UserError
 from stylize.models.losses import content_loss
-from stylize.bench.nets import net_from_file
 from stylize.offline.averaging import trained_weights
 from stylize.offline.train import TrainConfig, Trainer
 
