@@ -1,9 +1,26 @@
-"""The one exception type meant for users.
+"""The exceptions meant for users, all subclasses of `StylizeError`.
 
-Anything raised as `UserError` is printed by the CLI as a single line on stderr
-with exit code 2; everything else is a bug and keeps its traceback.
+The CLI prints any `StylizeError` as a single line on stderr with exit code 2;
+Python callers can catch the family or one kind. Everything else is a bug (or,
+for plain ValueError/TypeError, a programming error) and keeps its traceback.
 """
 
 
-class UserError(Exception):
+class StylizeError(Exception):
     """A problem the user can fix: bad input, missing file, unknown name."""
+
+
+# The general kind; most call sites raise this one.
+UserError = StylizeError
+
+
+class InputError(StylizeError):
+    """An input file (image, video, mask, style) is missing, unreadable or unsuitable."""
+
+
+class OptionError(StylizeError):
+    """An option or argument is out of range, unknown, or conflicts with another."""
+
+
+class WeightsError(StylizeError):
+    """Weights are missing, cannot be downloaded, fail their sha256 check or do not fit the net."""

@@ -1,4 +1,4 @@
-"""The `stylize` command line: one parser, one verb per module in stylize/commands."""
+"""The `stylize` command line: one parser, one verb per module in this package."""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +9,7 @@ import sys
 from stylize import __version__
 from stylize.errors import UserError
 
-# verb -> module in stylize.commands; each module has `add_parser(subparsers)`
+# verb -> module in stylize.cli; each module has `add_parser(subparsers)`
 # and `run(args) -> int`.
 VERBS = ["image", "video", "live", "weights", "info", "train", "bench"]
 
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
     for verb in VERBS:
-        module = importlib.import_module(f"stylize.commands.{verb}")
+        module = importlib.import_module(f"stylize.cli.{verb}")
         module.add_parser(verbs, [common])
     return parser
 

@@ -7,8 +7,8 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from stylize.commands._looks import add_look_options, backend_label, build_looks, check_common, make_engine
-from stylize.commands.video import VIDEO_SUFFIXES, check_output
+from stylize.cli._looks import add_look_options, backend_label, build_looks, check_common, make_engine
+from stylize.cli.video import VIDEO_SUFFIXES, check_output
 from stylize.errors import UserError
 from stylize.realtime.controls import Controls, OscServer
 from stylize.realtime.masks import MODES as MASK_MODES

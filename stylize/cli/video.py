@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from stylize.commands._looks import add_look_options, backend_label, build_looks, check_common, make_engine
+from stylize.cli._looks import add_look_options, backend_label, build_looks, check_common, make_engine
 from stylize.errors import UserError
 from stylize.realtime.pipeline import Pipeline, StopReason, write_stats
 from stylize.realtime.sinks import VideoWriter
