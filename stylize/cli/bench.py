@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from stylize.cli import sentence
 from stylize.errors import UserError
 from stylize.sizes import parse_wxh
 
@@ -19,7 +20,7 @@ EXAMPLES = """examples:
   stylize bench speed --method student --backend onnxruntime --threads 2 -o bench/results
 """
 
-SPEED_HELP = "fps of a net at a resolution, next to naive VGG-r31 AdaIN measured in the same run"
+SPEED_HELP = "frames per second of a net at a resolution, next to the naive VGG-19 relu3_1 AdaIN timed in the same run"
 SPEED_EXAMPLES = """examples:
   # the CPU target: the student through ONNX Runtime on 2 cores, >= 20 fps
   stylize bench speed --method student --resolution 640x480 --backend onnxruntime --threads 2
@@ -34,7 +35,7 @@ Nets without registered weights are timed with random weights (the cost is the
 same) and the result says so.
 """
 
-QUALITY_HELP = "VGG-r31 content and style losses on the eval set, against Gatys"
+QUALITY_HELP = "VGG-19 relu3_1 content and style losses of every method on the eval set, against Gatys"
 QUALITY_EXAMPLES = """examples:
   # the default (~30 min): 153 pairs at 512 px, Gatys on 8 reference pairs at 384 px
   stylize bench quality
@@ -62,11 +63,11 @@ Both loops stream MPEG-TS (H.264) to udp://127.0.0.1, the OBS path.
 
 
 def add_parser(verbs, parents) -> None:
-    p = verbs.add_parser("bench", help=HELP, description=HELP.capitalize() + ".", epilog=EXAMPLES,
+    p = verbs.add_parser("bench", help=HELP, description=sentence(HELP), epilog=EXAMPLES,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     benches = p.add_subparsers(dest="bench", metavar="BENCHMARK", required=True)
 
-    speed = benches.add_parser("speed", parents=parents, help=SPEED_HELP, description=SPEED_HELP.capitalize() + ".",
+    speed = benches.add_parser("speed", parents=parents, help=SPEED_HELP, description=sentence(SPEED_HELP),
                                epilog=SPEED_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     speed.add_argument("--method", required=True, help="student, aesfa, adain or a fast net such as candy")
     speed.add_argument("--resolution", default="640x480", metavar="WxH", help="frame size (default 640x480)")
@@ -79,7 +80,7 @@ def add_parser(verbs, parents) -> None:
     speed.set_defaults(run=run_speed)
 
     quality = benches.add_parser("quality", parents=parents, help=QUALITY_HELP,
-                                 description=QUALITY_HELP.capitalize() + ".", epilog=QUALITY_EXAMPLES,
+                                 description=sentence(QUALITY_HELP), epilog=QUALITY_EXAMPLES,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     quality.add_argument("--eval", dest="eval_dir", help="folder with content/ and style/ "
                                                          "(default: ../shared/data/eval from the current directory)")
@@ -98,7 +99,7 @@ def add_parser(verbs, parents) -> None:
     quality.set_defaults(run=run_quality)
 
     pipeline = benches.add_parser("pipeline", parents=parents, help=PIPELINE_HELP,
-                                  description=PIPELINE_HELP.capitalize() + ".", epilog=PIPELINE_EXAMPLES,
+                                  description=sentence(PIPELINE_HELP), epilog=PIPELINE_EXAMPLES,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     pipeline.add_argument("--seconds", type=float, default=40.0, help="length of each run (default 40)")
     pipeline.add_argument("--resolution", default="640x480", metavar="WxH", help="frame size (default 640x480)")

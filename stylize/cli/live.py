@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
+from stylize.cli import sentence
 from stylize.cli._looks import add_look_options, backend_label, build_looks, check_common, make_engine
 from stylize.cli.video import VIDEO_SUFFIXES, check_output
 from stylize.errors import OptionError, UserError
@@ -59,7 +60,7 @@ OSC addresses (UDP, 127.0.0.1 unless --osc-host):
 
 
 def add_parser(verbs, parents) -> None:
-    p = verbs.add_parser("live", parents=parents, help=HELP, description=HELP.capitalize() + ".",
+    p = verbs.add_parser("live", parents=parents, help=HELP, description=sentence(HELP),
                          epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     source = p.add_argument_group("input")
     source.add_argument("--source", default="0",
