@@ -162,8 +162,9 @@ def run_quality(args) -> int:
         if (getattr(args, name) or 0) < 0:
             raise UserError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(args, name)}")
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip()) if args.methods else None
-    settings = quality.Settings(size=args.short_side, gatys_size=args.gatys_short_side, pairs=args.pairs, full=args.full,
-                                gatys_steps=args.gatys_steps, methods=methods, net_files=parse_net_files(args.net))
+    settings = quality.Settings(size=args.short_side, gatys_size=args.gatys_short_side, pairs=args.pairs,
+                                full=args.full, gatys_steps=args.gatys_steps, methods=methods,
+                                net_files=parse_net_files(args.net))
     if args.eval_dir:
         settings.eval_dir = args.eval_dir
     if args.main_pairs is not None:
