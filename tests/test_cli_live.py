@@ -94,3 +94,11 @@ def test_sizes_are_parsed_by_the_one_wxh_parser(args, expected, tmp_path):
     stderr = result.stderr.decode()
     assert result.returncode == 2 and stderr.count("\n") == 1 and expected in stderr, stderr
     assert not (tmp_path / "s.json").exists()
+
+
+def test_a_server_on_every_interface_is_announced_by_this_machines_name():
+    from stylize.cli.live import describe_stream
+    from stylize.realtime.sinks import NetworkStream
+
+    line = describe_stream(NetworkStream("http://0.0.0.0:8080/"))
+    assert "http://THIS-MACHINE:8080/" in line and "0.0.0.0" not in line

@@ -140,12 +140,13 @@ def run(args) -> int:
     _check(args)
     looks = build_looks(args, several=True)
     _check_outputs(args)
+    capture = parse_wxh(args.capture, "--capture") if args.capture else (None, None)
     with ExitStack() as stack:
         controls = Controls([look.name for look in looks], alpha=args.alpha, crossfade_ms=args.crossfade_ms,
                             recording=bool(args.record), preserve_color=args.preserve_color)
         if args.osc is not None:
             stack.enter_context(OscServer(controls, args.osc, args.osc_host))
-        source = _open_source(args)
+        source = _open_source(args, *capture)
         stack.callback(source.close)
         sinks = _sinks(args, controls)
         engine = make_engine(args)
@@ -165,8 +166,7 @@ def run(args) -> int:
     return _exit_code(args, result)
 
 
-def _open_source(args):
-    width, height = parse_wxh(args.capture, "--capture") if args.capture else (None, None)
+def _open_source(args, width: int | None, height: int | None):
     try:
         return open_source(args.source, size=args.size, paced=True, fps=args.fps,
                            camera_width=width, camera_height=height)
@@ -230,7 +230,8 @@ def describe_stream(stream: NetworkStream) -> str:
     scheme = urlsplit(stream.url).scheme
     if scheme == "http":
         host, port = stream.address or (urlsplit(stream.url).hostname, urlsplit(stream.url).port)
-        shown = "THIS-MACHINE" if host in ("0.0.0.0", "::", "") else host
+        # A server on every interface is reached by this machine's name or address, not 0.0.0.0.
+        shown = "THIS-MACHINE" if host in ("0.0.0.0", "::", "") else f"[{host}]" if ":" in host else host
         return (f"stream: MJPEG at http://{shown}:{port}/ (open it in a browser, or in OBS as a Media Source "
                 f"with input format mpjpeg)")
     return (f"stream: MPEG-TS to {stream.url} (in OBS: Media Source, input {stream.url}, input format mpegts; "
