@@ -12,6 +12,8 @@ import urllib.request
 import pytest
 
 from helpers import REPO, run_cli
+from stylize.cli.live import describe_stream
+from stylize.realtime.sinks import NetworkStream
 
 SUMMARY = re.compile(r"^live: (\d+) frames in [\d.]+ s, [\d.]+ fps, (\d+) dropped \(duration reached\)$", re.M)
 PATTERN = ("live", "--source", "testpattern:64x48@30", "--no-preview", "--method", "wave")
@@ -97,8 +99,5 @@ def test_sizes_are_parsed_by_the_one_wxh_parser(args, expected, tmp_path):
 
 
 def test_a_server_on_every_interface_is_announced_by_this_machines_name():
-    from stylize.cli.live import describe_stream
-    from stylize.realtime.sinks import NetworkStream
-
     line = describe_stream(NetworkStream("http://0.0.0.0:8080/"))
     assert "http://THIS-MACHINE:8080/" in line and "0.0.0.0" not in line
