@@ -9,12 +9,12 @@ resized to the given short side, the style image the same as the content.
 
 What runs:
   main set     adain, aesfa, student on --main-pairs content x style pairs at
-               --size (512): 153 pairs by default, each of the 17 contents with
+               --short-side (512): 153 pairs by default, each of the 17 contents with
                9 different styles and each style used 9 times (spread_pairs);
                the fast nets (Johnson, Engstrom) on every content, scored
                against their own painting where eval/style has it (OWN_STYLE),
                else on content loss only.
-  reference    Gatys on a fixed subset of pairs (--pairs, 8) at --gatys-size
+  reference    Gatys on a fixed subset of pairs (--pairs, 8) at --gatys-short-side
                (384), and every arbitrary net on the same pairs at the same
                size, so the ratios compare equals.
   --full       every pair in both sets (Gatys on all 289 pairs takes hours).
@@ -29,8 +29,9 @@ Targets (from the training issue): on the reference subset, AdaIN-r31 and
 AesFA reach mean style loss <= 2x Gatys's at content loss <= 1.5x Gatys's; on
 the main set the student is within 1.3x of AdaIN-r31 on both losses.
 
-Results: bench/results/quality.json and quality.png, a grid of reference
-pairs (content, style, gatys, adain, aesfa, student).
+Results: quality.json and quality.png, a grid of reference pairs (content,
+style, gatys, adain, aesfa, student), in the folder given (default
+./bench-results/).
 """
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ from stylize.imageio import list_images, read_image, resize_short_side
 from stylize.models import losses, registry, weights, zoo
 from stylize.realtime.engines import frame_to_tensor, tensor_to_frame
 
-DEFAULT_EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "eval"
+# From the current directory: the repository root of a checkout with ../shared beside it.
+DEFAULT_EVAL = Path("..") / "shared" / "data" / "eval"
 ARBITRARY = tuple(sorted(registry.arbitrary_methods()))  # table order: adain, aesfa, student
 GATYS = "gatys"
 # The painting each fast net was trained on, where eval/style holds a copy.
