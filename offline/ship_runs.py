@@ -43,7 +43,8 @@ def main() -> None:
             continue
         checkpoint = torch.load(args.runs / run / "checkpoint.pt", map_location="cpu", weights_only=True)
         config = checkpoint["config"]
-        note = (f"{checkpoint['step']} steps, batch {config['batch']}, {config['size']} px crops, "
+        crop = config.get("crop", config.get("size"))  # "size" in the oldest checkpoints
+        note = (f"{checkpoint['step']} steps, batch {config['batch']}, {crop} px crops, "
                 f"lr {config['lr']}, on the {args.device}")
         path = ship(name, inference(trained_weights(checkpoint)), architecture, note)
         print(f"{name}: {path} ({path.stat().st_size / 1e6:.2f} MB) — {note}")
