@@ -36,8 +36,11 @@ def add_options(parser: argparse.ArgumentParser, options_class: type) -> None:
     for field in cli_fields(options_class):
         cli = dict(field.metadata["cli"])
         flags = cli.pop("flags", (f"--{field.name.replace('_', '-')}",))
-        if field.default is not dataclasses.MISSING:
+        if isinstance(field.default, bool):
+            cli.setdefault("action", argparse.BooleanOptionalAction)
+        elif field.default is not dataclasses.MISSING:
             cli.setdefault("type", type(field.default))
+        if field.default is not dataclasses.MISSING:
             cli["default"] = field.default
         parser.add_argument(*flags, dest=field.name, help=field.metadata["help"], **cli)
 

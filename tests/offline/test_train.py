@@ -1,4 +1,6 @@
 """Training smoke runs on a handful of real images, with the real VGG teacher."""
+import argparse
+import dataclasses
 import re
 import shlex
 import shutil
@@ -9,11 +11,12 @@ import torch
 from helpers import REPO
 from stylize.bench.nets import net_from_file
 from stylize.cli import build_parser
+from stylize.cli.train import add_options, options_from
 from stylize.errors import OptionError, UserError
 from stylize.models.losses import content_loss
 from stylize.offline.averaging import trained_weights
 from stylize.offline.train import TASKS, AesFAOptions, StudentOptions, TrainConfig, Trainer
-from stylize.offline.train.config import cli_fields
+from stylize.offline.train.config import cli_fields, option, parse_widths
 from stylize.offline.train.tasks.base import PERCEPTUAL_LOSSES
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -202,6 +205,26 @@ def test_cli_train_has_only_the_options_of_the_task(cli, tiny_data, tmp_path):
     assert "--teacher-weight" in helps["aesfa"] and "--teacher-weight" not in helps["student"]
     assert "--widths" in helps["student"] and "--widths" not in helps["adain"]
     assert all("--crop PX" in text and "--size" not in text for text in helps.values())
+
+
+@dataclasses.dataclass
+class _SomeOptions:
+    path: str = option(help="where", flags=("-p", "--path"), required=True)
+    count: int = option(3, "how many (default %(default)s)")
+    fast: bool = option(False, "go fast")
+    widths: tuple = option((1, 2), "widths", type=parse_widths)
+    internal: int = 7  # not on the command line
+
+
+def test_options_become_flags_with_their_types_and_defaults():
+    parser = argparse.ArgumentParser()
+    add_options(parser, _SomeOptions)
+    args = parser.parse_args(["-p", "x", "--count", "5", "--fast", "--widths", "4,8"])
+    assert options_from(args, _SomeOptions) == _SomeOptions(path="x", count=5, fast=True, widths=(4, 8))
+    assert options_from(parser.parse_args(["--path", "y"]), _SomeOptions) == _SomeOptions(path="y")
+    assert "how many (default 3)" in parser.format_help() and "--internal" not in parser.format_help()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--count", "2"])  # --path is required
 
 
 def test_a_task_takes_only_its_own_options_in_python_too(tiny_data, tmp_path):
