@@ -14,7 +14,7 @@ class AdaINTask(Task):
     summary = "the AdaIN-r31 decoder over the frozen VGG-19 encoder"
 
     def build_net(self) -> AdaINNet:
-        return AdaINNet(self.vgg, Decoder(self.vgg.depth))
+        return self.spec.cls(self.vgg, Decoder(self.vgg.depth))
 
     @property
     def trainable(self) -> torch.nn.Module:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from stylize.models import weights, zoo
+from stylize.models import registry, weights
 from stylize.models.adain import Decoder
 from stylize.models.aesfa import AesFANet
 from stylize.models.losses import mean_std
@@ -74,11 +74,12 @@ class AesFATask(Task):
         self.adain_decoder: Decoder | None = self.build_adain_teacher() if teacher else None
 
     def build_net(self) -> AesFANet:
-        return AesFANet(width=self.options.width)
+        return self.spec.cls(width=self.options.width)
 
     def build_adain_teacher(self) -> Decoder:
         """Our shipped AdaIN-r31 decoder, frozen: its images are the target of output distillation."""
-        decoder = Decoder.from_state_dict(weights.load(zoo.ARBITRARY_WEIGHTS["adain"]))
+        adain = registry.get("adain")
+        decoder = adain.from_state(weights.load(adain.weights), vgg=lambda depth: self.vgg).decoder
         return decoder.to(self.device).eval().requires_grad_(False)
 
     def losses(self, content, style):

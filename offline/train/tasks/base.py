@@ -6,8 +6,10 @@ from typing import ClassVar, NamedTuple
 
 import torch
 
+from stylize.models import registry
 from stylize.models.adain import adain, channel_stats
 from stylize.models.losses import content_loss, mean_std, mean_std_style_loss, tv_loss
+from stylize.models.registry import NetSpec
 from stylize.offline.train.config import TrainConfig, option
 
 STYLE_TAPS = ("relu1_1", "relu2_1", "relu3_1")
@@ -70,6 +72,11 @@ class Task:
         self.aux = torch.nn.ModuleDict()
         self.net = self.build_net()
 
+    @property
+    def spec(self) -> NetSpec:
+        """The registry's entry for the net this task trains (task names are method names)."""
+        return registry.get(self.name)
+
     def build_net(self) -> torch.nn.Module:
         """The net to train, freshly initialised."""
         raise NotImplementedError
@@ -111,4 +118,4 @@ class Task:
 
     def inference_state(self) -> dict[str, torch.Tensor]:
         """The weights that ship: what `stylize` loads for this method."""
-        return self.trainable.state_dict()
+        return self.spec.inference_state(self.net)

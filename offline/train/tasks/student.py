@@ -32,7 +32,7 @@ class StudentTask(Task):
     loss_terms = ("distill",)
 
     def build_net(self) -> StudentNet:
-        return StudentNet(self.options.widths)
+        return self.spec.cls(self.options.widths)
 
     def losses(self, content, style):
         vgg = self.teacher(content, style)
@@ -45,5 +45,3 @@ class StudentTask(Task):
         add_term(losses, "distill", distill, self.options.distill_weight)
         return losses
 
-    def inference_state(self):
-        return self.net.inference_state_dict()
