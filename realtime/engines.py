@@ -20,7 +20,7 @@ import torch
 
 from stylize.errors import UserError
 from stylize.models import looks, weights, zoo
-from stylize.models.color import luminance_only
+from stylize.models.color import COLOR_MODES, luminance_only, match_color
 
 
 @dataclass
@@ -39,6 +39,32 @@ class Look:
         return self.method in weights.FAST_NETS
 
 
+def color_mode(preserve_color: bool | str | None) -> str | None:
+    """The colour preservation a `preserve_color` value asks for: None (off), "luminance" or "match"."""
+    if preserve_color is None or preserve_color is False:
+        return None
+    if preserve_color is True:
+        return "luminance"
+    if preserve_color not in COLOR_MODES:
+        raise ValueError(f"preserve_color must be None, False, True or one of {COLOR_MODES}, got {preserve_color!r}")
+    return preserve_color
+
+
+def recolor(stylized: torch.Tensor, content: torch.Tensor, preserve_color: bool | str | None) -> torch.Tensor:
+    """Keep the content's colours in a stylized picture (NCHW float in [0,1]).
+
+    "luminance" keeps the stylized luminance under the content's chroma;
+    "match" moves the stylized picture's RGB mean and covariance onto the
+    content's, so it also works for looks without a style image.
+    """
+    mode = color_mode(preserve_color)
+    if mode is None:
+        return stylized
+    if mode == "luminance":
+        return luminance_only(stylized, content)
+    return match_color(stylized, content)
+
+
 def frame_to_tensor(frame: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(frame)).to(device).permute(2, 0, 1)[None].float().div_(255)
 
@@ -52,7 +78,7 @@ class Engine(ABC):
 
     def __init__(self) -> None:
         self.alpha = 1.0
-        self.preserve_color = False
+        self.preserve_color: bool | str | None = None  # None/False, True or "luminance", "match"
         self.crossfade_ms = 0.0  # a set_style() after the first fades over this long
         self.look: Look | None = None
         self.clock = time.monotonic  # the crossfade's time base
@@ -243,8 +269,7 @@ class TorchEngine(CrossfadingEngine):
             stylized = self._render(current, content, self._fade.source.style.lerp(current.style, t))
         else:
             stylized = torch.lerp(self._render(self._fade.source, content), self._render(current, content), t)
-        if self.preserve_color:
-            stylized = luminance_only(stylized, content)
+        stylized = recolor(stylized, content, self.preserve_color)
         if mask is not None:
             weight = torch.from_numpy(mask.astype(np.float32)).to(self.device)[None, None]
             stylized = torch.lerp(content, stylized, weight)

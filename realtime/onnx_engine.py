@@ -24,8 +24,7 @@ import numpy as np
 import torch
 
 from stylize.export import onnx as onnx_export
-from stylize.models.color import luminance_only
-from stylize.realtime.engines import CrossfadingEngine, Look, look_style
+from stylize.realtime.engines import CrossfadingEngine, Look, look_style, recolor
 
 # The input that carries alpha in AdaIN and student graphs; for other graphs alpha blends pixels.
 _ALPHA_INPUT = "alpha"
@@ -125,7 +124,7 @@ class OnnxEngine(CrossfadingEngine):
             before = self._render(source.method, content, source.feeds)
             stylized = before + t * (self._render(current.method, content, current.feeds) - before)
         if self.preserve_color:
-            stylized = luminance_only(torch.from_numpy(stylized), torch.from_numpy(content)).numpy()
+            stylized = recolor(torch.from_numpy(stylized), torch.from_numpy(content), self.preserve_color).numpy()
         if mask is not None:
             weight = mask.astype(np.float32)[None, None]
             stylized = content + weight * (stylized - content)

@@ -132,3 +132,24 @@ def test_arbitrary_net_crossfade_interpolates_precomputed_styles(adain_net, fram
     np.testing.assert_allclose(halfway, expected, atol=1)
     assert np.abs(halfway.astype(int) - pixel_blend).mean() > 0.5  # parameters, not pixels, were mixed
     assert net.style_calls == 2
+
+
+def test_preserve_color_match_takes_the_frames_palette(weights_dir, frame, outputs):
+    from stylize.models.color import match_color
+    from stylize.realtime.engines import frame_to_tensor, tensor_to_frame
+
+    engine = TorchEngine()
+    engine.set_style(CANDY)
+    engine.preserve_color = "match"
+    matched = engine(frame)
+    expected = tensor_to_frame(match_color(frame_to_tensor(outputs["candy"]), frame_to_tensor(frame)))
+    # expected starts from the rounded picture; the colour transform stretches that rounding a little
+    np.testing.assert_allclose(matched, expected, atol=4)
+    assert np.abs(matched.reshape(-1, 3).mean(0) - frame.reshape(-1, 3).mean(0)).max() < 2
+    engine.preserve_color = "luminance"
+    by_name = engine(frame)
+    engine.preserve_color = True
+    np.testing.assert_array_equal(engine(frame), by_name)
+    with pytest.raises(ValueError):
+        engine.preserve_color = "sepia"
+        engine(frame)
