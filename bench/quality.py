@@ -52,7 +52,7 @@ from stylize.bench.nets import BenchNet, bench_net
 from stylize.errors import UserError
 from stylize.imageio import list_images, read_image, resize_short_side
 from stylize.models import losses, weights, zoo
-from stylize.realtime.engines import frame_to_tensor, tensor_to_frame
+from stylize.tensors import frame_to_tensor, tensor_to_frame
 
 DEFAULT_EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "eval"
 ARBITRARY = ("adain", "aesfa", "student")

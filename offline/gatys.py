@@ -26,6 +26,7 @@ from stylize.errors import UserError
 from stylize.models import losses
 from stylize.models.color import COLOR_MODES, luminance_only, match_color
 from stylize.models.vgg import VGGEncoder
+from stylize.tensors import frame_to_tensor, tensor_to_frame
 
 STYLE_STATS = ("gram", "meanstd")
 OPTIMIZERS = ("lbfgs", "adam")
@@ -110,8 +111,8 @@ def gatys(content: np.ndarray, styles: Sequence[np.ndarray], style_weights: Sequ
         layer_weights = {name: DEFAULT_LAYER_WEIGHTS[name] for name in style_layers}
 
     device = next(encoder.parameters()).device
-    content_t = _to_tensor(content, device)
-    style_ts = [_to_tensor(s, device) for s in styles]
+    content_t = frame_to_tensor(content, device).contiguous()
+    style_ts = [frame_to_tensor(s, device).contiguous() for s in styles]
     if preserve_color == "match":
         style_ts = [match_color(s, content_t) for s in style_ts]
     mask_t = None if mask is None else _mask_tensor(np.asarray(mask), device)
@@ -161,7 +162,7 @@ def gatys(content: np.ndarray, styles: Sequence[np.ndarray], style_weights: Sequ
         result = mask_t * result + (1 - mask_t) * content_t
     if preserve_color == "luminance":
         result = luminance_only(result, content_t)
-    return GatysResult(_to_uint8(result), history)
+    return GatysResult(tensor_to_frame(result), history)
 
 
 # ------------------------------------------------------------ optimisation --
@@ -301,15 +302,6 @@ def _check_args(content, styles, style_weights, style_stat, optimizer, preserve_
     if len(weights) != len(styles) or any(w < 0 for w in weights) or sum(weights) <= 0:
         raise UserError(f"need one non-negative style weight per style (with a positive sum), got {weights}")
     return [w / sum(weights) for w in weights]
-
-
-def _to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
-    tensor = torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1)[None]
-    return tensor.float().contiguous() / 255.0
-
-
-def _to_uint8(x: torch.Tensor) -> np.ndarray:
-    return (x[0].permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy()
 
 
 def _mask_tensor(mask: np.ndarray, device: torch.device) -> torch.Tensor:
