@@ -138,7 +138,7 @@ class Engine(ABC):
 
     def __init__(self, depth: int = 1) -> None:
         self.alpha = 1.0  # 0 gives the input frame exactly; in between, a pixel blend towards the look
-        self.preserve_color: bool | str | None = None  # None/False, True or "luminance", "match"
+        self.preserve_color: bool | str | None = False  # None/False, True or "luminance", "match"
         self.crossfade_ms = 0.0  # a set_style() after the first fades over this long
         self.look: Look | None = None
         self.clock = time.monotonic  # the crossfade's time base

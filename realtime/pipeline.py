@@ -382,7 +382,9 @@ class Pipeline:
         except Exception as exc:
             self._finish(StopReason.FAILED, f"stylizing failed: {exc}", exc)
         finally:
-            self.engine.close(self.join_timeout)  # frames still in flight when stopping are dropped
+            # Frames still in flight when stopping are dropped; a stage stuck in a device call is left behind.
+            if not self.engine.close(self.join_timeout):
+                log.warning("stylize: the engine did not stop within %g s", self.join_timeout)
             self._done.set()
 
     def _picture(self, frame: Frame) -> tuple[np.ndarray, np.ndarray | None]:
