@@ -9,12 +9,12 @@ resized to the given short side, the style image the same as the content.
 
 What runs:
   main set     adain, aesfa, student on --main-pairs content x style pairs at
-               --size (512): 153 pairs by default, each of the 17 contents with
+               --short-side (512): 153 pairs by default, each of the 17 contents with
                9 different styles and each style used 9 times (spread_pairs);
                the fast nets (Johnson, Engstrom) on every content, scored
                against their own painting where eval/style has it (OWN_STYLE),
                else on content loss only.
-  reference    Gatys on a fixed subset of pairs (--pairs, 8) at --gatys-size
+  reference    Gatys on a fixed subset of pairs (--pairs, 8) at --gatys-short-side
                (384), and every arbitrary net on the same pairs at the same
                size, so the ratios compare equals.
   --full       every pair in both sets (Gatys on all 289 pairs takes hours).
@@ -29,8 +29,9 @@ Targets (from the training issue): on the reference subset, AdaIN-r31 and
 AesFA reach mean style loss <= 2x Gatys's at content loss <= 1.5x Gatys's; on
 the main set the student is within 1.3x of AdaIN-r31 on both losses.
 
-Results: bench/results/quality.json and quality.png, a grid of reference
-pairs (content, style, gatys, adain, aesfa, student).
+Results: quality.json and quality.png, a grid of reference pairs (content,
+style, gatys, adain, aesfa, student), in the folder given (default
+./bench-results/).
 """
 from __future__ import annotations
 
@@ -51,11 +52,12 @@ from stylize.bench import report
 from stylize.bench.nets import BenchNet, bench_net
 from stylize.errors import UserError
 from stylize.imageio import list_images, read_image, resize_short_side
-from stylize.models import losses, weights, zoo
+from stylize.models import losses, registry, weights, zoo
 from stylize.tensors import frame_to_tensor, tensor_to_frame
 
-DEFAULT_EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "eval"
-ARBITRARY = ("adain", "aesfa", "student")
+# From the current directory: the repository root of a checkout with ../shared beside it.
+DEFAULT_EVAL = Path("..") / "shared" / "data" / "eval"
+ARBITRARY = tuple(sorted(registry.arbitrary_methods()))  # table order: adain, aesfa, student
 GATYS = "gatys"
 # The painting each fast net was trained on, where eval/style holds a copy.
 # The other fast nets' paintings are not in the eval set: content loss only.
@@ -242,7 +244,7 @@ def run(settings: Settings, out: str | None = None, write: bool = True, progress
     """Score every method; `nets` (method → torch net) overrides the weights lookup, for tests."""
     machine = report.machine()
     started = time.perf_counter()
-    known = (*ARBITRARY, *weights.FAST_NETS, GATYS)
+    known = (*ARBITRARY, *registry.fast_methods(), GATYS)
     wanted = settings.methods or known
     unknown = [m for m in wanted if m not in known]
     if unknown:
@@ -262,7 +264,7 @@ def run(settings: Settings, out: str | None = None, write: bool = True, progress
     loaded = {m: _bench_net(m, settings, nets) for m in wanted if m != GATYS}
     available = {m: b for m, b in loaded.items() if not b.missing}
     arbitrary = [m for m in ARBITRARY if m in available]
-    fast = [m for m in weights.FAST_NETS if m in available]
+    fast = [m for m in registry.fast_methods() if m in available]
     reference_methods = [*([GATYS] if GATYS in wanted and ref_pairs else []), *arbitrary]
 
     units = len(arbitrary) * len(main_pairs) + len(fast) * len(contents) + len(reference_methods) * len(ref_pairs)
@@ -296,13 +298,13 @@ def run(settings: Settings, out: str | None = None, write: bool = True, progress
 
     for method, entry in loaded.items():
         if entry.missing:
-            section = "fast_nets" if method in weights.FAST_NETS else "main"
+            section = "fast_nets" if registry.is_fast(method) else "main"
             results[section][method] = {"status": "missing", "reason": entry.source}
             if method in ARBITRARY:
                 results["reference"][method] = {"status": "missing", "reason": entry.source}
     if GATYS not in wanted or not ref_pairs:
         results["reference"][GATYS] = {"status": "not run", "reason": "excluded by --methods or --pairs 0"}
-    order = [GATYS, *ARBITRARY, *weights.FAST_NETS]
+    order = [GATYS, *ARBITRARY, *registry.fast_methods()]
     results = {name: {m: section[m] for m in order if m in section} for name, section in results.items()}
 
     result = {

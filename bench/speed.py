@@ -8,8 +8,8 @@ host, the two take turns in several rounds instead of running one after the
 other. Reported: median and p90 ms per frame, fps (from the median) and the
 fps ratio new / baseline.
 
-Results: bench/results/speed_<method>_<backend>_<W>x<H>_t<threads>.json and
-a .png bar chart next to it.
+Results: speed_<method>_<backend>_<W>x<H>_t<threads>.json and a .png bar
+chart next to it, in the folder given (default ./bench-results/).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import torch
 from stylize.bench import report
 from stylize.bench.nets import BenchNet, bench_net, naive_baseline
 from stylize.errors import UserError
-from stylize.models import weights, zoo
+from stylize.models import registry, weights, zoo
 from stylize.realtime.engines import Engine, Look, TorchEngine
 
 BACKENDS = ("torch", "onnxruntime")
@@ -34,19 +34,8 @@ WARMUP_CALLS = 3
 WARMUP_SECONDS = 1.0
 
 
-def parse_resolution(text: str) -> tuple[int, int]:
-    """'640x480' → (640, 480), width first like every screen size."""
-    try:
-        width, height = (int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise UserError(f"resolution must look like 640x480, got {text!r}") from None
-    if width < 16 or height < 16:
-        raise UserError(f"resolution must be at least 16x16, got {text!r}")
-    return width, height
-
-
 def check_method(method: str) -> None:
-    known = (*zoo.ARBITRARY_METHODS, *weights.FAST_NETS)
+    known = (*registry.arbitrary_methods(), *registry.fast_methods())
     if method not in known:
         raise UserError(f"unknown method {method!r}; choose from {', '.join(known)}")
 
@@ -72,7 +61,7 @@ def make_engine(contender: BenchNet, backend: str, threads: int) -> Engine:
         engine: Engine = OnnxEngine(threads=threads, nets=nets)
     else:
         engine = TorchEngine("cpu", nets=nets)
-    fast = contender.method in weights.FAST_NETS
+    fast = registry.is_fast(contender.method)
     look = Look(contender.method, contender.method, [] if fast else [fixed_style()])
     engine.set_style(look)
     return engine

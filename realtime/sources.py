@@ -29,6 +29,7 @@ import numpy as np
 from stylize.errors import UserError
 from stylize.imageio import list_images, read_image
 from stylize.realtime.frames import Frame
+from stylize.sizes import parse_wxh
 
 
 class EndOfStream(Exception):
@@ -335,13 +336,11 @@ def open_source(spec: str, size: int | None = None, paced: bool = True, fps: flo
 
 
 def _pattern_geometry(spec: str) -> tuple[int, int, float]:
-    match = re.fullmatch(r"testpattern(?::(\d+)x(\d+))?(?:@(\d+(?:\.\d+)?))?", spec)
+    match = re.fullmatch(r"testpattern(?::([^@]*))?(?:@(\d+(?:\.\d+)?))?", spec)
     if not match:
         raise UserError(f"{spec!r}: write the test pattern as testpattern or testpattern:WIDTHxHEIGHT@FPS")
-    width, height, rate = match.groups()
-    width, height = int(width or 640), int(height or 480)
-    if width < 16 or height < 16:
-        raise UserError(f"{spec!r}: the test pattern needs at least 16x16 pixels")
+    geometry, rate = match.groups()
+    width, height = (640, 480) if geometry is None else parse_wxh(geometry, f"the test pattern's size in {spec!r}")
     return width, height, float(rate or 30)
 
 

@@ -8,7 +8,7 @@ import torch
 from stylize.errors import UserError
 from stylize.imageio import read_image
 from stylize.models import looks as builtin_looks
-from stylize.models import weights, zoo
+from stylize.models import registry, weights
 from stylize.realtime.engines import Engine, Look, TorchEngine
 
 BACKENDS = ("auto", "torch", "onnxruntime")
@@ -17,9 +17,9 @@ BACKENDS = ("auto", "torch", "onnxruntime")
 def add_look_options(parser, several: bool) -> None:
     each = "; several, comma-separated, give looks to switch between" if several else ""
     group = parser.add_argument_group("what it looks like")
-    group.add_argument("--method", help=f"a fast net ({', '.join(weights.FAST_NETS)}), or the arbitrary-style net "
-                                        f"for --style and --look ({', '.join(zoo.ARBITRARY_METHODS)}; default "
-                                        f"{zoo.DEFAULT_METHOD}){each}")
+    group.add_argument("--method", help=f"a fast net ({', '.join(registry.fast_methods())}), or the arbitrary-style net "
+                                        f"for --style and --look ({', '.join(registry.arbitrary_methods())}; default "
+                                        f"{registry.DEFAULT_METHOD}){each}")
     group.add_argument("--style", help=f"painting image(s) for an arbitrary-style net{each}")
     group.add_argument("--look", help=f"built-in look(s) by name (see `stylize image --list-looks`){each}")
     group.add_argument("--alpha", type=float, default=1.0, help="0 = the original picture, 1 = full style (default 1)")
@@ -53,10 +53,10 @@ def build_looks(args, several: bool) -> list[Look]:
     if styles or looks:
         if len(methods) > 1:
             raise UserError("with --style or --look give one --method (an arbitrary-style net)")
-        method = methods[0] if methods else zoo.DEFAULT_METHOD
-        if method in weights.FAST_NETS:
+        method = methods[0] if methods else registry.DEFAULT_METHOD
+        if registry.is_fast(method):
             raise UserError(f"{method!r} is a fast net with a fixed look; --style and --look need an "
-                            f"arbitrary-style net ({', '.join(zoo.ARBITRARY_METHODS)})")
+                            f"arbitrary-style net ({', '.join(registry.arbitrary_methods())})")
         _check_method(method)
         if looks:
             return [_builtin_look(name, method) for name in looks]
@@ -64,30 +64,30 @@ def build_looks(args, several: bool) -> list[Look]:
     if not methods and several:
         # `stylize live` with nothing named: the built-in looks, else every fast net that is here.
         if builtin_looks.names():
-            return [Look(name, zoo.DEFAULT_METHOD, builtin=name) for name in builtin_looks.names()]
-        methods = [name for name in weights.FAST_NETS if weights.find(name)]
+            return [Look(name, registry.DEFAULT_METHOD, builtin=name) for name in builtin_looks.names()]
+        methods = [name for name in registry.fast_methods() if weights.find(name)]
     if not methods:
         raise UserError(f"nothing to stylize with: give --look NAME, --style PAINTING.jpg or --method "
-                        f"({', '.join(weights.FAST_NETS)}); fast-net weights are looked up in "
+                        f"({', '.join(registry.fast_methods())}); fast-net weights are looked up in "
                         f"$STYLIZE_WEIGHTS and {weights.cache_dir()}")
     for method in methods:
         _check_method(method)
-        if method not in weights.FAST_NETS:
+        if not registry.is_fast(method):
             raise UserError(f"method {method!r} needs --style PAINTING.jpg or --look NAME")
     return [Look(method, method) for method in methods]
 
 
 def _check_method(method: str) -> None:
-    if method not in (*weights.FAST_NETS, *zoo.ARBITRARY_METHODS):
+    if method not in (*registry.fast_methods(), *registry.arbitrary_methods()):
         raise UserError(f"unknown method {method!r}; choose from "
-                        f"{', '.join((*weights.FAST_NETS, *zoo.ARBITRARY_METHODS))}")
+                        f"{', '.join((*registry.fast_methods(), *registry.arbitrary_methods()))}")
 
 
 def _builtin_look(name: str, method: str) -> Look:
     known = builtin_looks.names()
     if not known:
         raise UserError("this build has no built-in looks installed; use --style PAINTING.jpg or --method "
-                        f"({', '.join(weights.FAST_NETS)})")
+                        f"({', '.join(registry.fast_methods())})")
     if name not in known:
         raise UserError(f"unknown look {name!r}; built-in looks: {', '.join(known)}")
     return Look(name, method, builtin=name)

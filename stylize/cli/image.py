@@ -14,7 +14,7 @@ import numpy as np
 from stylize.errors import UserError
 from stylize.imageio import (IMAGE_SUFFIXES, check_writable, list_images, read_image, resize_to,
                              write_image)
-from stylize.models import looks, weights, zoo
+from stylize.models import looks, registry, weights, zoo
 
 HELP = "stylize photos (files, folders or stdin) with a painting's look"
 EXAMPLES = """examples:
@@ -53,8 +53,8 @@ def add_parser(verbs, parents) -> None:
     p.add_argument("--list-looks", action="store_true", help="list the built-in looks and exit")
     p.add_argument("--style-weights", help="blend weights for several styles, e.g. 0.7,0.3")
     p.add_argument("--method", default=None,
-                   help=f"{zoo.DEFAULT_METHOD} (default: the embedded CPU net), aesfa, adain, gatys (slow "
-                        f"optimisation, best quality) or a fast net ({', '.join(weights.FAST_NETS)})")
+                   help=f"{registry.DEFAULT_METHOD} (default: the embedded CPU net), aesfa, adain, gatys (slow "
+                        f"optimisation, best quality) or a fast net ({', '.join(registry.fast_methods())})")
     p.add_argument("--alpha", type=float, default=1.0, help="0 = the photo, 1 = full style (default 1)")
     p.add_argument("--preserve-color", nargs="?", const="luminance", choices=["luminance", "match"],
                    help="keep the photo's colours: 'luminance' (default) transfers only brightness; "
@@ -133,19 +133,19 @@ def validate(args) -> tuple[str, list[np.ndarray], list[float] | None]:
     style_paths = _split(args.style)
     if args.look and style_paths:
         raise UserError("give either --look or --style, not both")
-    method = args.method or (zoo.DEFAULT_METHOD if style_paths or args.look else None)
+    method = args.method or (registry.DEFAULT_METHOD if style_paths or args.look else None)
     if method is None:
         raise UserError("nothing to stylize with: give --look NAME, --style PAINTING.jpg or --method "
-                        f"({', '.join(weights.FAST_NETS)})")
-    known = (GATYS, *zoo.ARBITRARY_METHODS, *weights.FAST_NETS)
+                        f"({', '.join(registry.fast_methods())})")
+    known = (GATYS, *registry.arbitrary_methods(), *registry.fast_methods())
     if method not in known:
         raise UserError(f"unknown method {method!r}; choose from {', '.join(known)}")
-    if method in weights.FAST_NETS and (style_paths or args.look):
+    if registry.is_fast(method) and (style_paths or args.look):
         raise UserError(f"{method!r} is a fast net with a fixed look; --style and --look apply to gatys and "
-                        f"{', '.join(zoo.ARBITRARY_METHODS)}")
+                        f"{', '.join(registry.arbitrary_methods())}")
     if method == GATYS and not style_paths:
         raise UserError("gatys needs --style PAINTING.jpg (built-in looks are for the feed-forward nets)")
-    if method in zoo.ARBITRARY_METHODS and not (style_paths or args.look):
+    if method in registry.arbitrary_methods() and not (style_paths or args.look):
         raise UserError(f"method {method!r} needs --style PAINTING.jpg or --look NAME")
     if args.look and args.look not in looks.names():
         raise UserError(f"unknown look {args.look!r}; built-in looks: {', '.join(looks.names()) or 'none'}")
