@@ -5,7 +5,7 @@ import argparse
 import json
 
 from stylize.cli import sentence
-from stylize.models import looks, zoo
+from stylize.models import looks, registry
 
 HELP = "list the built-in looks (for --look in image, video and live)"
 EXAMPLES = f"""examples:
@@ -14,7 +14,7 @@ EXAMPLES = f"""examples:
   stylize image photo.jpg --look great-wave -o out.jpg
 
 A look needs no painting at run time and works with every arbitrary-style net
-({', '.join(zoo.ARBITRARY_METHODS)}; --method picks one). `stylize image --list-looks`
+({', '.join(registry.arbitrary_methods())}; --method picks one). `stylize image --list-looks`
 prints the same list.
 """
 
