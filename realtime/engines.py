@@ -268,7 +268,10 @@ class Engine(ABC):
         return self._in_flight
 
     def submit(self, frame: np.ndarray, mask: np.ndarray | None = None) -> None:
-        """Start stylizing `frame` with the controls as they are now; returns at once."""
+        """Start stylizing `frame` with the controls as they are now; returns at once.
+
+        The stages read `frame` and `mask` later: leave both unchanged until the frame is collected.
+        """
         if self._in_flight >= self.depth:
             raise RuntimeError(f"{self._in_flight} frames in flight already (depth {self.depth}): collect() first")
         job = _Job(self._plan(), frame, mask)
