@@ -53,7 +53,7 @@ from stylize.bench.nets import BenchNet, bench_net
 from stylize.errors import UserError
 from stylize.imageio import list_images, read_image, resize_short_side
 from stylize.models import losses, registry, weights, zoo
-from stylize.realtime.engines import frame_to_tensor, tensor_to_frame
+from stylize.tensors import frame_to_tensor, tensor_to_frame
 
 # From the current directory: the repository root of a checkout with ../shared beside it.
 DEFAULT_EVAL = Path("..") / "shared" / "data" / "eval"

@@ -14,7 +14,7 @@ from stylize.bench.nets import random_net
 from stylize.cli import main
 from stylize.errors import UserError
 from stylize.models import registry, zoo
-from stylize.realtime.engines import frame_to_tensor
+from stylize.tensors import frame_to_tensor
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
