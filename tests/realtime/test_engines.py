@@ -139,7 +139,7 @@ def test_arbitrary_net_crossfade_interpolates_precomputed_styles(adain_net, fram
 
 def test_preserve_color_match_takes_the_frames_palette(weights_dir, frame, outputs):
     from stylize.models.color import match_color
-    from stylize.realtime.engines import frame_to_tensor, tensor_to_frame
+    from stylize.tensors import frame_to_tensor, tensor_to_frame
 
     engine = TorchEngine()
     engine.set_style(CANDY)
