@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,3 +21,22 @@ def run_cli(*args: str, env: dict | None = None, input: bytes | None = None, tim
 
 def solid_rgb(height: int, width: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+
+class OneLookEngine:
+    """Mixin for fake test engines: a look needs no preparation and fades only by blending pictures."""
+
+    def _build(self, look):
+        return PreparedLook(look)
+
+    def _interpolates(self, a, b):
+        return False
+
+    def _interpolated(self, source, target, t):
+        raise AssertionError("never interpolates")
+
+
+@dataclass
+class PreparedLook:
+    look: object

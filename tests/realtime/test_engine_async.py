@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
+from helpers import OneLookEngine
 from stylize.realtime.engines import Engine, Look
 from stylize.tensors import array_to_frame, frame_to_array
 
@@ -14,12 +14,7 @@ LOOK = Look("invert", "invert")
 WAIT = 10.0  # seconds an event may take before the test fails (only reached when something hangs)
 
 
-@dataclass
-class Prepared:
-    look: Look
-
-
-class FakeBackend(Engine):
+class FakeBackend(OneLookEngine, Engine):
     """A real Engine whose net inverts the picture. Frame i is a picture filled with i.
 
     Every stage logs (stage, i) when it starts; the copy back to the host
@@ -55,15 +50,6 @@ class FakeBackend(Engine):
             self.busy += busy
             self.most_busy = max(self.most_busy, self.busy)
         self._event(stage, index).set()
-
-    def _build(self, look):
-        return Prepared(look)
-
-    def _interpolates(self, a, b):
-        return False
-
-    def _interpolated(self, source, target, t):
-        raise AssertionError("never interpolates")
 
     def _upload(self, frame):
         self._note("upload", int(frame[0, 0, 0]), busy=1)

@@ -9,12 +9,12 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
 from stylize.realtime.controls import Controls
+from helpers import OneLookEngine
 from stylize.realtime.engines import Engine, Look, TorchEngine
 from stylize.realtime.frames import Frame, LatestSlot
 from stylize.realtime.pipeline import Pipeline, StopReason, write_stats
@@ -26,12 +26,7 @@ WAIT = 10.0  # seconds an awaited event may take before a test fails (only reach
 LOOK = Look("invert", "invert")
 
 
-@dataclass
-class Prepared:
-    look: Look
-
-
-class InvertEngine(Engine):
+class InvertEngine(OneLookEngine, Engine):
     """A real engine whose net inverts the picture; `before_run`, if given, runs first on every frame."""
 
     backend = "invert"
@@ -40,15 +35,6 @@ class InvertEngine(Engine):
         super().__init__(depth)
         self.before_run = before_run
         self.calls = 0
-
-    def _build(self, look):
-        return Prepared(look)
-
-    def _interpolates(self, a, b):
-        return False
-
-    def _interpolated(self, source, target, t):
-        raise AssertionError("never interpolates")
 
     def _upload(self, frame):
         return frame
