@@ -23,7 +23,6 @@ def solid_rgb(height: int, width: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
 
 
-
 class OneLookEngine:
     """Mixin for fake test engines: a look needs no preparation and fades only by blending pictures."""
 
