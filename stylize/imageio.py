@@ -1,7 +1,10 @@
 """Reading and writing still images as RGB uint8 arrays, safely.
 
 Everything that comes in is normalised to HxWx3 uint8 RGB: 16-bit images are
-scaled down, grayscale is expanded and alpha is composited over white. Outputs
+scaled down, grayscale is expanded and alpha is composited over white. Inputs
+are bounded before they are decoded: at most `max_file_bytes()` are read from
+a file or stdin, and the size the header declares must be within the pixel
+limit (`stylize.sizes.max_pixels()`, $STYLIZE_MAX_PIXELS). Outputs
 are encoded in memory, written to a temporary name beside the target and
 renamed, so a failed or interrupted write never leaves a partial file.
 """
@@ -17,6 +20,8 @@ import cv2
 import numpy as np
 
 from stylize.errors import InputError, OutputError
+from stylize.headers import declared_size
+from stylize.sizes import MAX_PIXELS_VARIABLE, check_pixels, max_file_bytes
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 MIN_SIDE = 16  # below this the encoders' pooling leaves nothing to stylize
@@ -44,8 +49,15 @@ def _decode(data: bytes, label: str) -> np.ndarray:
     if data[:2] == b"\xff\xd8" and not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
         # libjpeg decodes a truncated JPEG with a grey tail and only a warning.
         raise InputError(f"{label}: JPEG is truncated or corrupt (no end-of-image marker)")
+    size = declared_size(data)
+    if size is not None:
+        check_pixels(*size, f"{label}: the image", InputError)
     with _captured_c_stderr() as warnings:
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        try:
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        except cv2.error:  # OpenCV's own header checks (a size beyond its limits) raise
+            raise InputError(f"{label}: not a readable image (its header declares an impossible size, "
+                             "or it is corrupt)") from None
     if "Corrupt JPEG data" in "".join(warnings):
         raise InputError(f"{label}: JPEG data is corrupt")
     if image is None:
@@ -77,19 +89,30 @@ def read_image(source: str | os.PathLike, min_side: int = MIN_SIDE) -> np.ndarra
     """Read a file (or '-' for stdin) as HxWx3 uint8 RGB, or raise InputError."""
     label = "stdin" if str(source) == "-" else str(source)
     if str(source) == "-":
-        data = sys.stdin.buffer.read()
+        data = read_limited(sys.stdin.buffer, label)
     else:
         path = Path(source)
         if not path.exists():
             raise InputError(f"{label}: no such file")
         if path.is_dir():
             raise InputError(f"{label}: is a directory, expected an image file")
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            data = read_limited(handle, label)
     rgb = to_rgb8(_decode(data, label))
     height, width = rgb.shape[:2]
     if min(height, width) < min_side:
         raise InputError(f"{label}: image is {width}x{height}; at least {min_side}x{min_side} pixels are needed")
     return rgb
+
+
+def read_limited(handle, label: str) -> bytes:
+    """All of `handle`, or InputError once it passes `max_file_bytes()` (a device such as /dev/zero never ends)."""
+    limit = max_file_bytes()
+    data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise InputError(f"{label}: more than {limit / 1e6:g} MB, larger than any image within the pixel limit "
+                         f"can be; set {MAX_PIXELS_VARIABLE} to allow more")
+    return data
 
 
 def encode(rgb: np.ndarray, suffix: str) -> bytes:
