@@ -11,10 +11,15 @@ raised by `open_source()` before anything starts.
 Sources that are not clocked by a device (files, folders, the test pattern)
 can be `paced`: they then release frames at their native rate, the way a
 camera would, instead of as fast as they decode.
+
+Every size a source declares, and the size it delivers, is checked against the
+pixel limit (`stylize.sizes.max_pixels()`) before a frame is allocated. A
+network source that sends nothing for `timeout` seconds (default 2) is lost.
 """
 from __future__ import annotations
 
 import glob
+import math
 import os
 import re
 import sys
@@ -26,10 +31,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from stylize.errors import UserError
+from stylize.errors import InputError, OptionError, UserError
 from stylize.imageio import list_images, read_image
 from stylize.realtime.frames import Frame
-from stylize.sizes import parse_wxh
+from stylize.sizes import check_pixels, parse_wxh
+
+DEFAULT_TIMEOUT = 2.0  # seconds without data before a network source is lost
+MAX_FPS = 1000.0
 
 
 class EndOfStream(Exception):
@@ -98,6 +106,10 @@ class Source(ABC):
         """Cut a pacing wait short (from another thread), so stopping never waits for the next frame's time."""
         self._interrupted.set()
 
+    def _check_size(self, error: type[Exception] = InputError) -> None:
+        """Refuse a frame size above the pixel limit (the source's own, or what --size scaled it to)."""
+        check_pixels(self.width, self.height, f"{self.name}: the frame size", error)
+
     def _resize(self, image: np.ndarray) -> np.ndarray:
         if image.shape[1] == self.width and image.shape[0] == self.height:
             return image
@@ -132,6 +144,9 @@ class TestPattern(Source):
                  paced: bool = True):
         super().__init__(paced)
         self.width, self.height, self.fps, self.frame_count = width, height, fps, frames
+        self._check_size(OptionError)
+        if not (math.isfinite(fps) and 0 < fps <= MAX_FPS):
+            raise OptionError(f"the test pattern's frame rate must be above 0 and at most {MAX_FPS:g}, got {fps:g}")
         # Eight vertical colour bars over a vertical brightness ramp: texture for the nets to paint.
         bars = np.array([[255, 255, 255], [255, 255, 0], [0, 255, 255], [0, 255, 0],
                          [255, 0, 255], [255, 0, 0], [0, 0, 255], [30, 30, 30]], np.float32)
@@ -160,6 +175,8 @@ class Webcam(Source):
     def __init__(self, device: int | str, width: int | None = None, height: int | None = None,
                  fps: float | None = None, mjpg: bool = True, size: int | None = None):
         super().__init__(paced=False)  # the camera's own clock paces it
+        if width and height:
+            check_pixels(width, height, "the --capture size")
         self.name = f"camera {device}"
         self._cap = _quiet_capture(device)
         if not self._cap.isOpened():
@@ -179,6 +196,11 @@ class Webcam(Source):
         self._first = first
         native_h, native_w = first.shape[:2]
         self.width, self.height = fit_long_side(native_w, native_h, size)
+        try:
+            self._check_size(OptionError)
+        except OptionError:
+            self._cap.release()
+            raise
         self.fps = self._cap.get(cv2.CAP_PROP_FPS) or fps or 30.0
 
     def _next(self) -> tuple[np.ndarray, float | None]:
@@ -198,7 +220,7 @@ class VideoFile(Source):
     """A video file or network stream decoded with PyAV; pts comes from the stream's timestamps."""
 
     def __init__(self, location: str, size: int | None = None, paced: bool = False,
-                 network: bool = False, timeout: float = 5.0):
+                 network: bool = False, timeout: float = DEFAULT_TIMEOUT):
         super().__init__(paced)
         import av
 
@@ -206,6 +228,8 @@ class VideoFile(Source):
         self.location = location
         self.network = network
         self.timeout = timeout
+        if not (math.isfinite(timeout) and timeout > 0):
+            raise OptionError(f"the source timeout must be a positive number of seconds, got {timeout!r}")
         if not network:
             path = Path(location)
             if not path.exists():
@@ -229,7 +253,13 @@ class VideoFile(Source):
         if not context.width or not context.height:
             self._container.close()
             raise UserError(f"{location}: video stream has no picture size (corrupt?)")
-        self.width, self.height = fit_long_side(context.width, context.height, size)
+        try:
+            check_pixels(context.width, context.height, f"{location}: the video", InputError)
+            self.width, self.height = fit_long_side(context.width, context.height, size)
+            self._check_size(OptionError)
+        except UserError:
+            self._container.close()
+            raise
         rate = self._stream.average_rate or self._stream.guessed_rate
         self.fps = float(rate) if rate else 30.0
         self.frame_count = self._stream.frames or None
@@ -268,6 +298,7 @@ class ImageFolder(Source):
             raise UserError(f"{folder}: folder has no images")
         first = read_image(self._paths[0])
         self.width, self.height = fit_long_side(first.shape[1], first.shape[0], size)
+        self._check_size(OptionError)
         self.fps = fps
         self.frame_count = len(self._paths)
 
@@ -307,11 +338,13 @@ NETWORK_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt"
 
 
 def open_source(spec: str, size: int | None = None, paced: bool = True, fps: float | None = None,
-                camera_width: int | None = None, camera_height: int | None = None) -> Source:
+                camera_width: int | None = None, camera_height: int | None = None,
+                timeout: float = DEFAULT_TIMEOUT) -> Source:
     """A source from a command-line string: 0, /dev/video0, testpattern, FILE, FOLDER or URL.
 
     `testpattern` takes an optional geometry: testpattern:640x480@30.
     `paced` plays files, folders and the test pattern at their native rate.
+    `timeout`: seconds a network source may send nothing before it is lost.
     """
     spec = spec.strip()
     if spec.startswith("testpattern"):
@@ -327,7 +360,7 @@ def open_source(spec: str, size: int | None = None, paced: bool = True, fps: flo
         return Webcam(device, camera_width, camera_height, fps, size=size)
     scheme = spec.split("://", 1)[0].lower() if "://" in spec else ""
     if scheme in NETWORK_SCHEMES:
-        return VideoFile(spec, size=size, paced=False, network=True)
+        return VideoFile(spec, size=size, paced=False, network=True, timeout=timeout)
     if scheme:
         raise UserError(f"{spec}: unsupported URL scheme {scheme!r}; use one of {', '.join(NETWORK_SCHEMES)}")
     if os.path.isdir(spec):
@@ -341,6 +374,7 @@ def _pattern_geometry(spec: str) -> tuple[int, int, float]:
         raise UserError(f"{spec!r}: write the test pattern as testpattern or testpattern:WIDTHxHEIGHT@FPS")
     geometry, rate = match.groups()
     width, height = (640, 480) if geometry is None else parse_wxh(geometry, f"the test pattern's size in {spec!r}")
+    check_pixels(width, height, f"the test pattern {spec!r}")
     return width, height, float(rate or 30)
 
 

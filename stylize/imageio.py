@@ -96,7 +96,7 @@ def read_image(source: str | os.PathLike, min_side: int = MIN_SIDE) -> np.ndarra
             raise InputError(f"{label}: no such file")
         if path.is_dir():
             raise InputError(f"{label}: is a directory, expected an image file")
-        with open(path, "rb") as handle:
+        with path.open("rb") as handle:
             data = read_limited(handle, label)
     rgb = to_rgb8(_decode(data, label))
     height, width = rgb.shape[:2]

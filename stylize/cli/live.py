@@ -19,8 +19,8 @@ from stylize.realtime.masks import MotionMask
 from stylize.realtime.pipeline import Pipeline, StopReason, write_stats
 from stylize.realtime.sinks import (NetworkStream, PreviewWindow, Sink, VideoWriter, VirtualCamera,
                                     format_hotkeys)
-from stylize.realtime.sources import open_source
-from stylize.sizes import parse_wxh
+from stylize.realtime.sources import DEFAULT_TIMEOUT, open_source
+from stylize.sizes import non_negative_float, parse_wxh, positive_float
 
 HELP = "stylize a camera live, into a preview window, OBS (stream or virtual camera) or a file"
 EXAMPLES = f"""examples:
@@ -68,7 +68,9 @@ def add_parser(verbs, parents) -> None:
                              "rate), an image folder, a URL (rtsp://, udp://, http://, srt://), or "
                              "testpattern[:WxH@FPS] (default 0)")
     source.add_argument("--capture", metavar="WxH", help="camera resolution to ask for, e.g. 1280x720 (MJPG)")
-    source.add_argument("--fps", type=float, help="camera frame rate to ask for; images per second for a folder")
+    source.add_argument("--fps", type=positive_float, help="camera frame rate to ask for; images per second for a folder")
+    source.add_argument("--source-timeout", type=positive_float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                        help=f"a network source that sends nothing for this long is lost (default {DEFAULT_TIMEOUT:g})")
     outputs = p.add_argument_group("outputs")
     outputs.add_argument("--preview", action=argparse.BooleanOptionalAction, default=True,
                          help="show the preview window with HUD and hotkeys (default on)")
@@ -80,24 +82,18 @@ def add_parser(verbs, parents) -> None:
     outputs.add_argument("--stats", metavar="FILE.json", help="write fps, latency p50/p95 and drops per stage")
     add_look_options(p, several=True)
     live = p.add_argument_group("performing")
-    live.add_argument("--crossfade-ms", type=float, default=500.0,
+    live.add_argument("--crossfade-ms", type=non_negative_float, default=500.0,
                       help="fade between looks over this many milliseconds (default 500; 0 cuts)")
     live.add_argument("--mask-mode", choices=MASK_MODES,
                       help="stylize only the moving person, or only the background (background subtraction)")
     live.add_argument("--osc", type=int, metavar="PORT", help="listen for OSC control messages on this UDP port")
     live.add_argument("--osc-host", default="127.0.0.1", help="address the OSC port binds to (default 127.0.0.1)")
-    live.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
+    live.add_argument("--duration", type=positive_float, metavar="SECONDS", help="stop after this long")
     p.set_defaults(run=run)
 
 
 def _check(args) -> None:
     check_common(args)
-    if args.crossfade_ms < 0:
-        raise UserError(f"--crossfade-ms must be 0 or more, got {args.crossfade_ms}")
-    if args.duration is not None and args.duration <= 0:
-        raise UserError(f"--duration must be positive, got {args.duration}")
-    if args.fps is not None and args.fps <= 0:
-        raise UserError(f"--fps must be positive, got {args.fps}")
     if args.osc is not None and not 0 < args.osc < 65536:
         raise UserError(f"--osc must be a port number from 1 to 65535, got {args.osc}")
     if args.record:
@@ -169,7 +165,7 @@ def run(args) -> int:
 def _open_source(args, width: int | None, height: int | None):
     try:
         return open_source(args.source, size=args.size, paced=True, fps=args.fps,
-                           camera_width=width, camera_height=height)
+                           camera_width=width, camera_height=height, timeout=args.source_timeout)
     except UserError as exc:
         if args.source.isdigit() or args.source.startswith("/dev/video"):
             raise UserError(f"{exc} (no camera? try --source testpattern or a video file)") from None

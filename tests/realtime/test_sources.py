@@ -4,13 +4,17 @@ from __future__ import annotations
 import socket
 import threading
 import wave
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from stylize.errors import UserError
+from helpers import run_cli, solid_rgb
+from stylize.cli import build_parser
+from stylize.cli.live import _open_source
+from stylize.errors import InputError, OptionError, UserError
 from stylize.realtime.sinks import NetworkStream
 from stylize.realtime.sources import (EndOfStream, ImageFolder, SourceLost, TestPattern, VideoFile, Webcam,
                                       fit_long_side, open_source)
@@ -117,14 +121,14 @@ def test_a_file_deleted_between_the_check_and_the_read_is_a_lost_source(tmp_path
     for i in range(2):
         cv2.imwrite(str(tmp_path / f"{i}.png"), np.full((24, 32, 3), i, np.uint8))
     source = ImageFolder(str(tmp_path), paced=False)
-    read_bytes = Path.read_bytes
+    open_path = Path.open
 
-    def vanish_then_read(path):  # the file goes after read_image saw it exist, before it is read
+    def vanish_then_open(path, *args, **kwargs):  # the file goes after read_image saw it exist, before it is read
         if path.parent == tmp_path:
             path.unlink()
-        return read_bytes(path)
+        return open_path(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", vanish_then_read)
+    monkeypatch.setattr(Path, "open", vanish_then_open)
     with pytest.raises(SourceLost, match="no such file"):
         source.read()
 
@@ -152,7 +156,7 @@ def test_network_stream_is_read_and_its_loss_detected():
     thread = threading.Thread(target=broadcast, daemon=True)
     thread.start()
     try:
-        source = VideoFile(url, size=48, network=True, timeout=2.0)
+        source = open_source(url, size=48)  # the default timeout: 2 s
         assert (source.width, source.height) == (48, 32)
         frames = [source.read() for _ in range(10)]
         assert all(f.image.shape == (32, 48, 3) for f in frames)
@@ -201,3 +205,98 @@ def test_bad_specs():
         open_source("testpattern:8x8")
     pattern = open_source("testpattern:320x240@15", size=160, paced=False)
     assert (pattern.width, pattern.height, pattern.fps) == (160, 120, 15)
+
+
+@pytest.mark.parametrize("spec,size,message", [
+    ("testpattern:50000x50000", None, r"50000x50000 \(2500 megapixels\), above the limit"),
+    ("testpattern:640x480", 100000, r"100000x75000 .* above the limit"),
+    ("testpattern:640x480@0", None, "frame rate must be above 0"),
+    ("testpattern:640x480@" + "9" * 400, None, "frame rate must be above 0 and at most 1000, got inf"),
+])
+def test_test_pattern_sizes_and_rates_are_bounded_before_allocating(spec, size, message):
+    with pytest.raises(OptionError, match=message):
+        open_source(spec, size=size)
+
+
+def test_a_video_declaring_a_huge_picture_is_refused_before_a_frame_is_decoded(tmp_path):
+    bomb = tmp_path / "bomb.y4m"  # a raw-video header declaring 16000x16000, with a sliver of one frame
+    bomb.write_bytes(b"YUV4MPEG2 W16000 H16000 F25:1 Ip A1:1 C420jpeg\nFRAME\n" + bytes(4096))
+    with pytest.raises(InputError, match="16000x16000 .* above the limit of 150 megapixels"):
+        open_source(str(bomb))
+
+
+@pytest.mark.parametrize("spec", ["testpattern:50000x50000", "testpattern:640x480@0"])
+def test_live_refuses_unbounded_test_patterns_in_one_line(spec):
+    result = run_cli("live", "--source", spec, "--no-preview", "--stats", "/dev/null", "--method", "candy")
+    stderr = result.stderr.decode().strip()
+    assert result.returncode == 2 and len(stderr.splitlines()) == 1 and "Traceback" not in stderr, stderr
+
+
+class StallingMjpeg(BaseHTTPRequestHandler):
+    """Sends `frames` JPEG parts of an MJPEG stream, then holds the connection open, sending nothing."""
+
+    frames = 8
+    release = threading.Event()
+
+    def do_GET(self) -> None:
+        jpeg = cv2.imencode(".jpg", solid_rgb(48, 64))[1].tobytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+        self.end_headers()
+        for _ in range(self.frames):
+            self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n"
+                             + f"Content-Length: {len(jpeg)}\r\n\r\n".encode() + jpeg + b"\r\n")
+        self.wfile.write(b"--frame\r\n")  # the next part begins, and stalls
+        self.wfile.flush()
+        self.release.wait(30)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_stalled_mjpeg_sender_is_lost_after_the_source_timeout():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), StallingMjpeg)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        source = open_source(f"http://127.0.0.1:{server.server_address[1]}/", timeout=0.5)
+        reads = 0
+        with pytest.raises(SourceLost, match=r"no data for 0\.5 s"):
+            while reads < 1000:
+                source.read()
+                reads += 1
+        assert reads == StallingMjpeg.frames  # every frame sent was read, then the stall was reported
+        source.close()
+    finally:
+        StallingMjpeg.release.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_live_source_timeout_reaches_a_udp_source_whose_sender_vanishes():
+    url = f"udp://127.0.0.1:{_free_udp_port()}"
+    sent = threading.Event()
+
+    def broadcast(frames: int = 50):
+        sender = NetworkStream(url)
+        sender.open(96, 64, 25)
+        pattern = TestPattern(96, 64, 25, paced=True)
+        for _ in range(frames):
+            sender.write(pattern.read())
+        sender.close()
+        sent.set()
+
+    thread = threading.Thread(target=broadcast, daemon=True)
+    thread.start()
+    args = build_parser().parse_args(["live", "--source", url, "--source-timeout", "0.75", "--size", "48"])
+    source = _open_source(args, None, None)
+    thread.join(10)
+    assert sent.is_set()
+    reads = 0
+    with pytest.raises(SourceLost, match=r"no data for 0\.75 s"):
+        while reads < 1000:
+            source.read()
+            reads += 1
+    assert 0 < reads <= 50
+    source.close()
