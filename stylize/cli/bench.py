@@ -8,7 +8,7 @@ from pathlib import Path
 
 from stylize.cli import sentence
 from stylize.errors import UserError
-from stylize.sizes import parse_wxh
+from stylize.sizes import parse_wxh, positive_float
 
 HELP = "measure speed and quality (JSON and PNG into ./bench-results/, or the folder -o names)"
 EXAMPLES = """examples:
@@ -75,7 +75,8 @@ def add_parser(verbs, parents) -> None:
                        help="eager torch on the CPU, or the ONNX export in ONNX Runtime (default torch)")
     speed.add_argument("--threads", type=int, help="CPU threads for the net and the baseline "
                                                    "(default: every core this process may use)")
-    speed.add_argument("--seconds", type=float, default=10.0, help="timed seconds per contender (default 10)")
+    speed.add_argument("--seconds", type=positive_float, default=10.0,
+                       help="timed seconds per contender (default 10)")
     _add_common(speed)
     speed.set_defaults(run=run_speed)
 
@@ -101,9 +102,9 @@ def add_parser(verbs, parents) -> None:
     pipeline = benches.add_parser("pipeline", parents=parents, help=PIPELINE_HELP,
                                   description=sentence(PIPELINE_HELP), epilog=PIPELINE_EXAMPLES,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-    pipeline.add_argument("--seconds", type=float, default=40.0, help="length of each run (default 40)")
+    pipeline.add_argument("--seconds", type=positive_float, default=40.0, help="length of each run (default 40)")
     pipeline.add_argument("--resolution", default="640x480", metavar="WxH", help="frame size (default 640x480)")
-    pipeline.add_argument("--fps", type=float, default=30.0, help="the camera's frame rate (default 30)")
+    pipeline.add_argument("--fps", type=positive_float, default=30.0, help="the camera's frame rate (default 30)")
     pipeline.add_argument("--repeats", type=int, default=3, help="alternating runs of each loop (default 3)")
     pipeline.add_argument("--method", help="fast net to use (default: the fastest one found here)")
     pipeline.add_argument("--name", default="pipeline", help="file stem of the results: NAME.json, NAME.png "
@@ -177,10 +178,6 @@ def run_quality(args) -> int:
 def run_pipeline(args) -> int:
     from stylize.bench import pipeline
 
-    if args.seconds <= 0:
-        raise UserError(f"--seconds must be positive, got {args.seconds}")
-    if args.fps <= 0:
-        raise UserError(f"--fps must be positive, got {args.fps}")
     if args.repeats < 1:
         raise UserError(f"--repeats must be at least 1, got {args.repeats}")
     if not args.name or Path(args.name).name != args.name:

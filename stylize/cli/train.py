@@ -11,6 +11,7 @@ import dataclasses
 
 from stylize.offline.train import TASKS, TrainConfig, Trainer
 from stylize.offline.train.config import cli_fields
+from stylize.sizes import finite_float
 
 HELP = "train a live net (adain, aesfa, student) against the VGG-19 relu3_1 teacher"
 EXAMPLES = """examples:
@@ -40,6 +41,8 @@ def add_options(parser: argparse.ArgumentParser, options_class: type) -> None:
             cli.setdefault("action", argparse.BooleanOptionalAction)
         elif field.default is not dataclasses.MISSING:
             cli.setdefault("type", type(field.default))
+        if cli.get("type") is float:
+            cli["type"] = finite_float  # NaN or inf would train a net to NaN
         if field.default is not dataclasses.MISSING:
             cli["default"] = field.default
         parser.add_argument(*flags, dest=field.name, help=field.metadata["help"], **cli)
