@@ -61,13 +61,25 @@ def _interrupt(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
-    # `kill` (SIGTERM) finishes like Ctrl-C: videos are finalised, training saves a checkpoint.
-    signal.signal(signal.SIGTERM, _interrupt)
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not args.verb:
-        parser.print_help()
-        return 2
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # Named before parsing: Ctrl-C may come while the verbs (and torch) are still importing.
+    verb = next((word for word in argv if not word.startswith("-")), None)
+    label = f"stylize {verb}" if verb in VERBS else "stylize"
+    try:
+        # `kill` (SIGTERM) finishes like Ctrl-C: videos are finalised, training saves a checkpoint.
+        signal.signal(signal.SIGTERM, _interrupt)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not args.verb:
+            parser.print_help()
+            return 2
+        return _run(args)
+    except KeyboardInterrupt:
+        print(f"{label}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return args.run(args) or 0
     except UserError as exc:
@@ -78,6 +90,3 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `stylize weights list | head`
         sys.stderr.close()
         return 0
-    except KeyboardInterrupt:
-        print(f"stylize {args.verb}: interrupted", file=sys.stderr)
-        return 130

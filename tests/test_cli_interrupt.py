@@ -1,0 +1,47 @@
+"""Ctrl-C at any moment of a verb's start (while torch is still importing) is one line and exit code 130."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from helpers import REPO
+
+DELAYS = (0.05, 0.15, 0.3, 0.5, 0.8, 1.2, 1.8)  # spread over the interpreter's start and the imports
+COMMANDS = {
+    "live": ["live", "--source", "testpattern:64x48", "--no-preview", "--stats", "/dev/null", "--method", "candy"],
+    "info": ["info"],
+    "bench": ["bench", "speed", "--method", "candy", "--seconds", "30"],
+}
+
+
+def interrupted(argv: list[str], delay: float) -> subprocess.CompletedProcess:
+    process = subprocess.Popen([sys.executable, "-m", "stylize", *argv], cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    return subprocess.CompletedProcess(argv, process.returncode, "", stderr)
+
+
+@pytest.mark.parametrize("verb", COMMANDS)
+def test_ctrl_c_while_starting_is_one_line_and_exit_130(verb):
+    caught = 0
+    for delay in DELAYS:
+        result = interrupted(COMMANDS[verb], delay)
+        assert "Traceback" not in result.stderr and "KeyboardInterrupt" not in result.stderr, (delay, result.stderr)
+        if result.returncode == 0:  # `info` may finish before the signal comes
+            continue
+        lines = result.stderr.strip().splitlines()
+        if result.returncode == -signal.SIGINT and not lines:  # before Python set up its handler: silent
+            continue
+        # Killed by the signal after saying so (a native library deferred it), the shell shows 130 too.
+        assert result.returncode in (130, -signal.SIGINT), (delay, result.stderr)
+        # One line about the interrupt, last; a verb that got going may have said what it started before it.
+        assert lines[-1].endswith(("interrupted", "(interrupted)")), (delay, result.stderr)
+        assert sum("interrupted" in line for line in lines) == 1, (delay, result.stderr)
+        caught += 1
+    assert caught >= 2  # the signal did land during the start more than once
