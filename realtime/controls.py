@@ -27,10 +27,15 @@ OSC (python-osc, UDP; `stylize live --osc PORT`, bound to 127.0.0.1 unless
   /stylize/preserve_color <int> 1 keeps the camera's colours, 0 takes the style's
 Example, with python-osc's client:
     SimpleUDPClient("127.0.0.1", 9000).send_message("/stylize/alpha", 0.5)
+A message the controls cannot take (a NaN, an unknown look, a missing or
+garbled argument) changes nothing and is logged as one warning; no handler
+sends anything back, and bundles run at once, whatever time they are tagged with.
 """
 from __future__ import annotations
 
 import errno
+import logging
+import math
 import threading
 from collections.abc import Sequence
 
@@ -38,6 +43,7 @@ from stylize.errors import UserError
 
 VIEWS = ("stylized", "original", "split")
 ALPHA_STEP = 0.1
+log = logging.getLogger("stylize.osc")
 
 
 class Controls:
@@ -51,7 +57,7 @@ class Controls:
         self.looks = list(looks)  # look names, in hotkey order (1 = the first)
         self.look_index = 0
         self.alpha = _clamp(alpha)
-        self.crossfade_ms = max(0.0, float(crossfade_ms))
+        self.crossfade_ms = max(0.0, _finite(crossfade_ms, "crossfade_ms"))
         self.preserve_color = preserve_color
         self.view = VIEWS[0]
         self.frozen = False
@@ -108,7 +114,7 @@ class Controls:
 
     def set_crossfade_ms(self, ms: float) -> None:
         with self._lock:
-            self.crossfade_ms = max(0.0, float(ms))
+            self.crossfade_ms = max(0.0, _finite(ms, "crossfade_ms"))
 
     def set_preserve_color(self, on: bool) -> None:
         with self._lock:
@@ -186,8 +192,16 @@ class Controls:
         return lines
 
 
+def _finite(value: float, name: str) -> float:
+    """`value` as a float; ValueError for NaN or infinity, which would freeze a fade or blank the picture."""
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return number
+
+
 def _clamp(value: float) -> float:
-    return min(1.0, max(0.0, float(value)))
+    return min(1.0, max(0.0, _finite(value, "alpha")))
 
 
 class OscServer:
@@ -198,15 +212,15 @@ class OscServer:
         from pythonosc.osc_server import BlockingOSCUDPServer
 
         self.controls = controls
-        dispatcher = Dispatcher()
-        dispatcher.map("/stylize/look", self._look)
-        dispatcher.map("/stylize/next", lambda address, *args: controls.next_look())
-        dispatcher.map("/stylize/previous", lambda address, *args: controls.previous_look())
-        dispatcher.map("/stylize/alpha", self._number(controls.set_alpha))
-        dispatcher.map("/stylize/crossfade", self._number(controls.set_crossfade_ms))
-        dispatcher.map("/stylize/freeze", self._freeze)
-        dispatcher.map("/stylize/view", lambda address, *args: args and controls.set_view(str(args[0])))
-        dispatcher.map("/stylize/preserve_color", self._preserve_color)
+        # Not strict timing: a bundle tagged with a future time would otherwise stall the server until then.
+        dispatcher = Dispatcher(strict_timing=False)
+        handlers = {"look": self._look, "next": lambda *args: controls.next_look(),
+                    "previous": lambda *args: controls.previous_look(),
+                    "alpha": lambda *args: controls.set_alpha(_number(args)),
+                    "crossfade": lambda *args: controls.set_crossfade_ms(_number(args)),
+                    "freeze": self._freeze, "view": self._view, "preserve_color": self._preserve_color}
+        for name, handler in handlers.items():
+            dispatcher.map(f"/stylize/{name}", _quiet(handler))
         try:
             self._server = BlockingOSCUDPServer((host, port), dispatcher)
         except OSError as exc:
@@ -233,29 +247,66 @@ class OscServer:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    # Handlers ignore malformed messages: a typo on stage must not stop the show.
-    def _look(self, address: str, *args) -> None:
-        if not args:
-            return
-        value = args[0]
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            self.controls.pick_look(int(value))
-        else:
-            self.controls.pick_look_by_name(str(value))
+    # Handlers raise ValueError for a message they cannot take; `_quiet` turns it into a log line.
+    def _look(self, *args) -> None:
+        value = _first(args)
+        if isinstance(value, str):
+            if not self.controls.pick_look_by_name(value):
+                raise ValueError(f"no look named {value!r}")
+        elif not self.controls.pick_look(_whole(_number(args))):
+            raise ValueError(f"no look {value!r}; there are {len(self.controls.looks)}, counted from 0")
 
-    @staticmethod
-    def _number(setter):
-        def handle(address: str, *args) -> None:
-            if args and isinstance(args[0], (int, float)):
-                setter(float(args[0]))
-        return handle
-
-    def _freeze(self, address: str, *args) -> None:
+    def _freeze(self, *args) -> None:
         if args:
-            self.controls.set_frozen(bool(args[0]))
+            self.controls.set_frozen(_switch(args))
         else:
             self.controls.toggle_freeze()
 
-    def _preserve_color(self, address: str, *args) -> None:
-        if args:
-            self.controls.set_preserve_color(bool(args[0]))
+    def _view(self, *args) -> None:
+        view = _first(args)
+        if not (isinstance(view, str) and self.controls.set_view(view)):
+            raise ValueError(f"the view must be one of {', '.join(VIEWS)}, got {view!r}")
+
+    def _preserve_color(self, *args) -> None:
+        self.controls.set_preserve_color(_switch(args))
+
+
+def _quiet(handler):
+    """`handler(*arguments)` for the dispatcher: returns None (python-osc would send a returned value back as
+    a reply) and logs a message it cannot take as one line, so nothing on the wire can raise a traceback."""
+    def handle(address: str, *args) -> None:
+        try:
+            handler(*args)
+        except Exception as exc:  # every message is untrusted input; the show goes on
+            log.warning("stylize: OSC %s %s ignored: %s", address, " ".join(map(repr, args)), exc)
+    return handle
+
+
+def _first(args: tuple):
+    if not args:
+        raise ValueError("it needs an argument")
+    return args[0]
+
+
+def _number(args: tuple) -> float:
+    value = _first(args)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"it needs a number, got {value!r}")
+    return _finite(value, "the argument")
+
+
+def _whole(value: float) -> int:
+    if value != int(value):
+        raise ValueError(f"it needs a whole number, got {value!r}")
+    return int(value)
+
+
+def _switch(args: tuple) -> bool:
+    """1/0 (or True/False) as a bool; anything else is refused rather than read as truthy."""
+    value = _first(args)
+    if isinstance(value, bool):
+        return value
+    number = _number(args)
+    if number not in (0, 1):
+        raise ValueError(f"it needs 1 (on) or 0 (off), got {value!r}")
+    return bool(number)

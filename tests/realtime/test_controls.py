@@ -1,11 +1,15 @@
 """Controls: the shared live state, and OSC messages over real UDP on 127.0.0.1."""
 from __future__ import annotations
 
+import logging
+import socket
 import threading
 import time
 
 import numpy as np
 import pytest
+from pythonosc.osc_bundle_builder import OscBundleBuilder
+from pythonosc.osc_message_builder import build_msg
 from pythonosc.udp_client import SimpleUDPClient
 
 from stylize.errors import UserError
@@ -79,6 +83,81 @@ def test_osc_messages_move_the_controls():
         client.send_message("/stylize/view", "split")
         assert wait_for(lambda: controls.view == "split")
         assert controls.alpha == 0.25
+
+
+GARBAGE = [("/stylize/alpha", [float("nan")]), ("/stylize/alpha", [float("inf")]), ("/stylize/alpha", []),
+           ("/stylize/alpha", ["loud"]), ("/stylize/alpha", [True]), ("/stylize/crossfade", [float("inf")]),
+           ("/stylize/crossfade", [float("-nan")]), ("/stylize/look", [float("nan")]),
+           ("/stylize/look", [float("inf")]), ("/stylize/look", [1.5]), ("/stylize/look", [99]),
+           ("/stylize/look", ["nope"]), ("/stylize/look", []), ("/stylize/view", ["sideways"]),
+           ("/stylize/view", [3]), ("/stylize/view", []), ("/stylize/freeze", [float("nan")]),
+           ("/stylize/freeze", [7]), ("/stylize/preserve_color", ["yes"]), ("/stylize/preserve_color", []),
+           ("/stylize/look", [b"\x00\xff"])]
+
+
+def _sent_and_handled(sender: socket.socket, server, controls, dgrams: list[bytes]) -> None:
+    """Send datagrams, then a last alpha change; once that is applied, every earlier one was handled too."""
+    for dgram in dgrams:
+        sender.sendto(dgram, server.address)
+    sentinel = controls.alpha + 0.125 if controls.alpha < 0.5 else controls.alpha - 0.125
+    sender.sendto(build_msg("/stylize/alpha", [sentinel]).dgram, server.address)
+    assert wait_for(lambda: controls.alpha == sentinel)
+
+
+def _no_reply(sender: socket.socket) -> bool:
+    """Nothing came back: a reply sent before the sentinel was handled would already be queued here."""
+    sender.setblocking(False)
+    try:
+        sender.recv(65536)
+    except BlockingIOError:
+        return True
+    return False
+
+
+def test_bad_osc_arguments_change_nothing_and_log_one_line_each(caplog, capfd):
+    controls = Controls(["candy", "mosaic", "udnie"], alpha=0.25, crossfade_ms=300)
+    before = (controls.look_index, controls.crossfade_ms, controls.view, controls.frozen, controls.preserve_color)
+    caplog.set_level(logging.WARNING, logger="stylize.osc")
+    with OscServer(controls, 0) as server, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        sender.bind(("127.0.0.1", 0))
+        _sent_and_handled(sender, server, controls, [build_msg(a, args).dgram for a, args in GARBAGE])
+        assert _no_reply(sender)
+    after = (controls.look_index, controls.crossfade_ms, controls.view, controls.frozen, controls.preserve_color)
+    assert after == before
+    warnings = [r.getMessage() for r in caplog.records if r.name == "stylize.osc"]
+    assert len(warnings) == len(GARBAGE) and all("\n" not in w and " ignored: " in w for w in warnings), warnings
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_valid_osc_messages_send_nothing_back_and_print_nothing(capfd):
+    controls = Controls(["candy", "mosaic"])
+    valid = [("/stylize/view", ["split"]), ("/stylize/look", ["mosaic"]), ("/stylize/look", [0]),
+             ("/stylize/freeze", [1]), ("/stylize/preserve_color", [1]), ("/stylize/next", [])]
+    with OscServer(controls, 0) as server, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        sender.bind(("127.0.0.1", 0))
+        _sent_and_handled(sender, server, controls, [build_msg(a, args).dgram for a, args in valid])
+        assert _no_reply(sender)
+    assert (controls.view, controls.look_name, controls.frozen, controls.preserve_color) == (
+        "split", "mosaic", True, True)
+    assert capfd.readouterr().err == ""
+
+
+def test_a_bundle_tagged_far_in_the_future_runs_at_once_instead_of_stalling_the_server():
+    controls = Controls(["candy"])
+    bundle = OscBundleBuilder(time.time() + 300 * 86400)  # 300 days from now
+    bundle.add_content(build_msg("/stylize/view", ["original"]))
+    with OscServer(controls, 0) as server, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        _sent_and_handled(sender, server, controls, [bundle.build().dgram])
+    assert controls.view == "original"
+
+
+def test_controls_refuse_non_finite_numbers():
+    controls = Controls(["a"], alpha=0.5)
+    for setter in (controls.set_alpha, controls.set_crossfade_ms):
+        for value in (float("nan"), float("inf"), float("-inf")):
+            with pytest.raises(ValueError, match="finite"):
+                setter(value)
+    assert (controls.alpha, controls.crossfade_ms) == (0.5, 500.0)
 
 
 def test_busy_osc_port_is_a_user_error():
