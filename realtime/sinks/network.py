@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import errno
+import socket
 import threading
 from fractions import Fraction
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +19,8 @@ from stylize.realtime.sinks.encoding import add_video_stream, as_rate, video_fra
 SCHEMES = ("udp", "srt", "http")
 DEFAULT_HOST = "127.0.0.1"
 TS_TIME_BASE = Fraction(1, 90000)  # MPEG-TS counts in 90 kHz ticks
+MAX_VIEWERS = 8  # MJPEG viewers served at once; one more is answered 503
+VIEWER_TIMEOUT = 5.0  # seconds an MJPEG viewer may take to ask, or to take a frame, before it is dropped
 
 
 class NetworkStream(Sink):
@@ -27,29 +30,23 @@ class NetworkStream(Sink):
       every second so a viewer can join at any time), sent to HOST:PORT.
     - `srt://HOST:PORT[?mode=...]`: the same over SRT, where PyAV's FFmpeg
       was built with libsrt.
-    - `http://HOST:PORT/`: MJPEG (multipart/x-mixed-replace) served to any
-      number of viewers by a small HTTP server listening on HOST:PORT.
+    - `http://HOST:PORT/`: MJPEG (multipart/x-mixed-replace) served by a
+      small HTTP server listening on HOST:PORT to up to `max_viewers`
+      viewers at once (default 8); one more is answered 503 (busy).
 
     HOST defaults to 127.0.0.1. Timestamps follow the capture clock.
+    The URL is checked before anything is opened: a port from 1 to 65535
+    (0 for http://, any free port) and a host that resolves.
     """
 
     name = "stream"
 
-    def __init__(self, url: str, *, jpeg_quality: int = 85):
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme not in SCHEMES:
-            raise UserError(f"cannot stream to {url!r}: use udp://HOST:PORT, srt://HOST:PORT or http://HOST:PORT/")
-        try:
-            port = parts.port
-        except ValueError:
-            port = None
-        if port is None:
-            raise UserError(f"cannot stream to {url!r}: the URL needs a port, e.g. {scheme}://127.0.0.1:9000")
-        host = parts.hostname or DEFAULT_HOST
-        self.url = urlunsplit((scheme, f"{host}:{port}", parts.path, parts.query, ""))
+    def __init__(self, url: str, *, jpeg_quality: int = 85, max_viewers: int = MAX_VIEWERS):
+        scheme, host, port, parts = _destination(url)
+        self.url = urlunsplit((scheme, f"[{host}]:{port}" if ":" in host else f"{host}:{port}", parts.path,
+                               parts.query, ""))
         if scheme == "http":
-            self._transport = _MjpegServer(host, port, jpeg_quality)
+            self._transport = _MjpegServer(host, port, jpeg_quality, max_viewers)
         else:
             self._transport = _MpegTsSender(self.url, scheme)
         self.name = f"stream {self.url}"
@@ -59,6 +56,11 @@ class NetworkStream(Sink):
         """(host, port) the HTTP server listens on once open (the real port when 0 was asked)."""
         return getattr(self._transport, "address", None)
 
+    @property
+    def viewers(self) -> int:
+        """MJPEG viewers being served now (always 0 for MPEG-TS, which is sent without asking)."""
+        return getattr(self._transport, "viewers", 0)
+
     def open(self, width: int, height: int, fps: float | Fraction) -> None:
         self._transport.open(width, height, as_rate(fps))
 
@@ -67,6 +69,33 @@ class NetworkStream(Sink):
 
     def close(self) -> None:
         self._transport.close()
+
+
+def _destination(url: str):
+    """(scheme, host, port, parts) of a stream URL, or a UserError that says what is wrong with it."""
+    usage = "use udp://HOST:PORT, srt://HOST:PORT or http://HOST:PORT/"
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        netloc = parts.netloc.rpartition("@")[2]
+        port_text = "" if ":" not in netloc or netloc.endswith("]") else netloc.rpartition(":")[2]
+    except ValueError as exc:  # e.g. an unclosed [ in an IPv6 address
+        raise UserError(f"cannot stream to {url!r}: {exc}; {usage}") from None
+    if scheme not in SCHEMES:
+        raise UserError(f"cannot stream to {url!r}: {usage}")
+    if not port_text:
+        raise UserError(f"cannot stream to {url!r}: the URL needs a port, e.g. {scheme}://127.0.0.1:9000")
+    lowest = 0 if scheme == "http" else 1  # a server may ask for any free port; a destination may not
+    if not port_text.isdigit() or not lowest <= int(port_text) <= 65535:
+        raise UserError(f"cannot stream to {url!r}: the port must be a number from {lowest} to 65535, "
+                        f"got {port_text!r}")
+    host = parts.hostname or DEFAULT_HOST
+    try:
+        socket.getaddrinfo(host, int(port_text), type=socket.SOCK_STREAM if scheme == "http" else socket.SOCK_DGRAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UserError(f"cannot stream to {url!r}: host {host!r} is not known "
+                        f"({getattr(exc, 'strerror', None) or exc})") from None
+    return scheme, host, int(port_text), parts
 
 
 def ffmpeg_has_srt() -> bool:
@@ -100,7 +129,8 @@ class _MpegTsSender:
             raise UserError(f"this PyAV's FFmpeg cannot stream to {self.scheme}:// URLs; use udp://") from None
         except (OSError, av.FFmpegError) as exc:
             self._abort()
-            raise UserError(f"cannot stream to {self.url}: {exc}") from None
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise UserError(f"cannot stream to {self.url}: FFmpeg refused it ({reason})") from None
 
     def write(self, frame: Frame) -> None:
         if self._origin is None:
@@ -139,12 +169,14 @@ def _with_udp_defaults(url: str) -> str:
 
 
 class _MjpegServer:
-    """Serves the newest frame as JPEG to every connected viewer; encodes only while someone watches."""
+    """Serves the newest frame as JPEG to up to `max_viewers` viewers; encodes only while someone watches."""
 
     BOUNDARY = "frame"
 
-    def __init__(self, host: str, port: int, quality: int):
-        self.host, self.port, self.quality = host, port, quality
+    def __init__(self, host: str, port: int, quality: int, max_viewers: int = MAX_VIEWERS):
+        if max_viewers < 1:
+            raise ValueError(f"max_viewers must be at least 1, got {max_viewers}")
+        self.host, self.port, self.quality, self.max_viewers = host, port, quality, max_viewers
         self._cond = threading.Condition()
         self._jpeg: bytes | None = None
         self._sequence = 0
@@ -192,9 +224,21 @@ class _MjpegServer:
                 return None, seen
             return self._jpeg, self._sequence
 
-    def viewer(self, delta: int) -> None:
+    def admit(self) -> bool:
+        """Count one more viewer, unless `max_viewers` are already watching."""
         with self._cond:
-            self._viewers += delta
+            if self._viewers >= self.max_viewers:
+                return False
+            self._viewers += 1
+            return True
+
+    def leave(self) -> None:
+        with self._cond:
+            self._viewers -= 1
+
+    @property
+    def viewers(self) -> int:
+        return self._viewers
 
     @property
     def closing(self) -> bool:
@@ -214,17 +258,39 @@ class _MjpegServer:
 
 class _MjpegHandler(BaseHTTPRequestHandler):
     server_hub: _MjpegServer
+    timeout = VIEWER_TIMEOUT  # a viewer that never asks, or stops reading, is dropped and frees its place
 
     def do_GET(self) -> None:
         hub = self.server_hub
+        if not hub.admit():
+            self._refuse_busy(hub.max_viewers)
+            return
+        try:
+            self._stream(hub)
+        finally:
+            hub.leave()
+
+    def _refuse_busy(self, limit: int) -> None:
+        body = f"this stream already has its {limit} viewers; try again later\n".encode()
+        try:
+            self.send_response(503, "Busy")
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Retry-After", "5")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:
+            pass  # gone before it heard the answer
+
+    def _stream(self, hub: _MjpegServer) -> None:
         self.send_response(200)
         self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={hub.BOUNDARY}")
         self.send_header("Cache-Control", "no-cache, no-store")
         self.send_header("Connection", "close")
-        self.end_headers()
-        hub.viewer(+1)
         seen = 0
         try:
+            self.end_headers()
             while not hub.closing:
                 jpeg, seen = hub.next_jpeg(seen, timeout=0.5)
                 if jpeg is None:
@@ -232,10 +298,8 @@ class _MjpegHandler(BaseHTTPRequestHandler):
                 self.wfile.write(f"--{hub.BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
                                  f"Content-Length: {len(jpeg)}\r\n\r\n".encode() + jpeg + b"\r\n")
                 self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the viewer left
-        finally:
-            hub.viewer(-1)
+        except OSError:
+            pass  # the viewer left, or stopped reading for VIEWER_TIMEOUT
 
     def log_message(self, format: str, *args) -> None:
         pass  # one line per request would flood the performer's terminal

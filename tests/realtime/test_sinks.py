@@ -13,10 +13,11 @@ import av
 import numpy as np
 import pytest
 
+from helpers import run_cli
 from stylize.errors import UserError
 from stylize.realtime.frames import Frame
 from stylize.realtime.sinks import NetworkStream, VideoWriter, VirtualCamera
-from stylize.realtime.sinks.network import ffmpeg_has_srt
+from stylize.realtime.sinks.network import MAX_VIEWERS, ffmpeg_has_srt
 
 
 @pytest.fixture(scope="module")
@@ -262,14 +263,70 @@ def test_mjpeg_http_stream_is_read_back_and_a_busy_port_is_refused():
     assert len(received) == 5 and all(looks_like_pattern(image) for image in received)
 
 
+def _ask(port: int):
+    """A real viewer: connects, asks for the stream; the socket, its reader and the response's status line."""
+    viewer = socket.create_connection(("127.0.0.1", port), timeout=10)
+    viewer.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    reader = viewer.makefile("rb")
+    return viewer, reader, reader.readline().decode().strip()
+
+
+def test_mjpeg_server_serves_eight_viewers_and_answers_a_ninth_with_503():
+    assert MAX_VIEWERS == 8
+    sink = NetworkStream("http://127.0.0.1:0/")
+    sink.open(64, 48, 25)
+    port = sink.address[1]
+    viewers = []
+    try:
+        for _ in range(MAX_VIEWERS):
+            viewer, reader, status = _ask(port)
+            viewers += [reader, viewer]
+            assert status.split()[1] == "200", status
+        extra, reply, status = _ask(port)
+        assert status.split()[1] == "503", status
+        assert b"already has its 8 viewers" in reply.read()  # then the server closes the connection
+        reply.close(), extra.close()
+        viewers.pop().close(), viewers.pop().close()  # one leaves: the server notices at its next frame and frees the place
+        for i in range(500):
+            if sink.viewers < MAX_VIEWERS:
+                break
+            sink.write(Frame(pattern()[:48, :64], i, time.monotonic()))
+            time.sleep(0.01)
+        assert sink.viewers == MAX_VIEWERS - 1
+        late, reader, status = _ask(port)
+        viewers += [reader, late]
+        assert status.split()[1] == "200", status
+    finally:
+        for viewer in viewers:
+            viewer.close()
+        sink.close()
+
+
 @pytest.mark.parametrize("url, message", [
     ("rtmp://127.0.0.1:1935/live", "udp://HOST:PORT"),
     ("udp://127.0.0.1", "needs a port"),
     ("127.0.0.1:9000", "udp://HOST:PORT"),
+    ("udp://nonexistent.invalid:9000", "host 'nonexistent.invalid' is not known"),
+    ("udp://999.1.1.1:9000", "host '999.1.1.1' is not known"),
+    ("udp://127.0.0.1:99999", "port must be a number from 1 to 65535, got '99999'"),
+    ("udp://127.0.0.1:0", "port must be a number from 1 to 65535, got '0'"),
+    ("http://127.0.0.1:65536/", "port must be a number from 0 to 65535"),
+    ("udp://127.0.0.1:abc", "port must be a number"),
+    ("udp://[::1:9000", "Invalid IPv6 URL"),
+    ("http://nonexistent.invalid:8080/", "is not known"),
 ])
 def test_bad_stream_urls_are_user_errors(url, message):
     with pytest.raises(UserError, match=message):
         NetworkStream(url)
+
+
+def test_a_bad_stream_host_is_one_line_on_the_command_line():
+    result = run_cli("live", "--source", "testpattern:64x48", "--no-preview", "--method", "candy",
+                     "--duration", "1", "--stream", "udp://nonexistent.invalid:9000")
+    stderr = result.stderr.decode().strip()
+    assert result.returncode == 2 and len(stderr.splitlines()) == 1, stderr
+    assert stderr.startswith("stylize live: error: cannot stream to 'udp://nonexistent.invalid:9000': host "
+                             "'nonexistent.invalid' is not known ("), stderr
 
 
 def test_srt_without_ffmpeg_support_is_a_user_error():
