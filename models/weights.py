@@ -12,6 +12,11 @@ Lookup order for a registered name:
      temporary name and renamed).
 Nets this project trained itself ship inside the package (models/shipped/) and
 are found before all of these.
+
+Listing (`stylize weights list`, `where`) checks each file it shows with
+`matches()`, which remembers a file's sha256 keyed by its path, size and
+mtime in the user cache, so a second listing does not read every file again.
+Loading never trusts that memory: `verified_load` hashes the bytes it loads.
 """
 from __future__ import annotations
 
@@ -27,7 +32,8 @@ from pathlib import Path
 
 import torch
 
-from stylize.errors import WeightsError
+from stylize.errors import OutputError, WeightsError
+from stylize.imageio import write_atomic
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
 
@@ -125,6 +131,46 @@ def sha256_of(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+HASH_MEMORY = "verified-sha256.json"  # in cache_dir(): {path: {"size", "mtime_ns", "sha256"}}
+
+
+def _hash_memory() -> dict:
+    try:
+        memory = json.loads((cache_dir() / HASH_MEMORY).read_text())
+    except (OSError, ValueError):  # none yet, unreadable or garbled: start afresh
+        return {}
+    return memory if isinstance(memory, dict) else {}
+
+
+def _remember(memory: dict) -> None:
+    """Write the hash memory atomically; a cache that cannot be written only costs speed."""
+    target = cache_dir() / HASH_MEMORY
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, json.dumps(memory, indent=1, sort_keys=True).encode())
+    except (OSError, OutputError):
+        pass
+
+
+def known_sha256(path: Path) -> str:
+    """The file's sha256, from the hash memory when its size and mtime are unchanged, else computed and kept."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    memory = _hash_memory()
+    entry = memory.get(str(path))
+    if isinstance(entry, dict) and entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns:
+        return str(entry.get("sha256"))
+    digest = sha256_of(path)
+    memory[str(path)] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest}
+    _remember(memory)
+    return digest
+
+
+def matches(path: Path, spec: WeightSpec) -> bool:
+    """True when the file at `path` is the registered one (by sha256, through the hash memory)."""
+    return known_sha256(path) == spec.sha256
 
 
 def spec_for(name: str) -> WeightSpec:

@@ -31,18 +31,26 @@ def run(args) -> int:
     if args.action == "list":
         print(f"{'name':<16}{'architecture':<15}{'size':>8}  found at")
         for name, spec in weights.REGISTRY.items():
-            found = weights.find(name)
             size = f"{spec.size / 1e6:.1f} MB" if spec.size else "?"
-            where = str(found) if found else ("missing, downloadable" if spec.url else "missing")
-            print(f"{name:<16}{spec.architecture:<15}{size:>8}  {where}")
+            print(f"{name:<16}{spec.architecture:<15}{size:>8}  {_where(name, spec)}")
             print(f"{'':<16}{spec.note}; licence: {spec.licence}")
         return 0
     if not args.name:
         raise UserError(f"`stylize weights {args.action}` needs a NAME; see `stylize weights list`")
     spec = weights.spec_for(args.name)
     path = weights.resolve(args.name, download=args.action == "fetch")
-    actual = weights.sha256_of(path)
-    if actual != spec.sha256:
-        raise UserError(f"{path} has sha256 {actual[:16]}…, expected {spec.sha256[:16]}…; it will not be used")
+    if not weights.matches(path, spec):
+        raise UserError(f"{path} has sha256 {weights.known_sha256(path)[:16]}…, expected {spec.sha256[:16]}…; "
+                        "it will not be used")
     print(path)
     return 0
+
+
+def _where(name: str, spec) -> str:
+    """Where `name` was found, checked against its sha256, or why it is not usable."""
+    found = weights.find(name)
+    if not found:
+        return "missing, downloadable" if spec.url else "missing"
+    if not weights.matches(found, spec):
+        return f"{found} is NOT the registered file (sha256 differs); it will not be used"
+    return str(found)

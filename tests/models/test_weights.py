@@ -1,4 +1,5 @@
 import hashlib
+import json
 import http.server
 import os
 import shutil
@@ -108,3 +109,59 @@ def test_pickled_objects_are_never_unpickled(tmp_path, monkeypatch):
     digest = hashlib.sha256(evil.read_bytes()).hexdigest()
     with pytest.raises(UserError, match="could not be loaded safely"):
         weights.verified_load(evil, digest, "evil")
+
+
+def _tampered_candy(weights_dir: Path, root: Path) -> Path:
+    spec = weights.spec_for("candy")
+    copy = root / spec.file
+    copy.parent.mkdir(parents=True)
+    data = bytearray((weights_dir / spec.file).read_bytes())
+    data[-100] ^= 0xFF  # same size, other bytes
+    copy.write_bytes(bytes(data))
+    return copy
+
+
+def _listed(run_cli, env: dict) -> dict[str, str]:
+    result = run_cli("weights", "list", env=env)
+    assert result.returncode == 0, result.stderr
+    return {line.split()[0]: line for line in result.stdout.decode().splitlines() if not line.startswith(" ")}
+
+
+def test_weights_list_shows_a_tampered_file_as_not_usable(weights_dir, tmp_path, cli):
+    copy = _tampered_candy(weights_dir, tmp_path / "weights")
+    env = {"STYLIZE_WEIGHTS": str(tmp_path / "weights"), "STYLIZE_CACHE": str(tmp_path / "cache")}
+    line = _listed(cli, env)["candy"]
+    assert f"{copy} is NOT the registered file (sha256 differs); it will not be used" in line
+    shutil.copy(weights_dir / weights.spec_for("candy").file, copy)  # the real bytes back: listed as found
+    assert _listed(cli, env)["candy"].endswith(f"  {copy}")
+
+
+def test_hashes_are_remembered_by_path_size_and_mtime(weights_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLIZE_CACHE", str(tmp_path / "cache"))
+    copy = _tampered_candy(weights_dir, tmp_path / "weights")
+    spec = weights.spec_for("candy")
+    assert not weights.matches(copy, spec)
+    memory_file = tmp_path / "cache" / weights.HASH_MEMORY
+    memory = json.loads(memory_file.read_text())
+    entry = memory[str(copy.resolve())]
+    assert entry["size"] == copy.stat().st_size and entry["mtime_ns"] == copy.stat().st_mtime_ns
+    assert [p.name for p in memory_file.parent.iterdir()] == [weights.HASH_MEMORY]  # written atomically
+    # The remembered hash is what listing uses while size and mtime stand...
+    entry["sha256"] = spec.sha256
+    memory_file.write_text(json.dumps(memory))
+    assert weights.matches(copy, spec)
+    # ...and a changed mtime makes it hash the file again.
+    os.utime(copy, ns=(entry["mtime_ns"] + 10**9, entry["mtime_ns"] + 10**9))
+    assert not weights.matches(copy, spec)
+    # Loading never trusts the memory.
+    with pytest.raises(UserError, match="sha256"):
+        weights.verified_load(copy, spec.sha256, "candy")
+
+
+def test_a_garbled_hash_memory_is_rebuilt(weights_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLIZE_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / weights.HASH_MEMORY).write_text("{not json")
+    path = weights_dir / weights.spec_for("candy").file
+    assert weights.matches(path, weights.spec_for("candy"))
+    assert str(path.resolve()) in json.loads((tmp_path / "cache" / weights.HASH_MEMORY).read_text())
