@@ -56,14 +56,17 @@ def parse_net_files(items: list[str] | None) -> dict[str, Path]:
 
 def net_from_file(method: str, path: str | os.PathLike) -> nn.Module:
     """A net from a training checkpoint or a state dict file, loaded with weights_only=True."""
+    obj = weights.load_plain(path, f"--net {method}")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a truncated or foreign file is the user's to fix
-        raise UserError(f"{path}: cannot be loaded as weights ({exc})") from None
-    state = (trained_weights(obj) if "model" in obj else obj) if isinstance(obj, dict) else None
+        state = (trained_weights(obj) if "model" in obj else obj) if isinstance(obj, dict) else None
+    except (KeyError, TypeError):  # a checkpoint-looking dict whose average is not one
+        state = None
     if not isinstance(state, dict):
-        raise UserError(f"{path}: holds no state dict")
-    return registry.get(method).from_state(state, zoo.load_vgg)
+        raise UserError(f"--net {method}: {path} holds no state dict")
+    try:
+        return registry.get(method).from_state(state, zoo.load_vgg)
+    except UserError as exc:
+        raise UserError(f"--net {method}: {path}: {exc}") from None
 
 
 def random_net(method: str) -> nn.Module:

@@ -23,10 +23,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import shutil
 import tempfile
 import urllib.error
 import urllib.request
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -244,16 +246,44 @@ def _download(spec: WeightSpec) -> Path:
         tmp.unlink(missing_ok=True)
 
 
+# What torch.save writes: a zip archive, or (older files) a pickle, which starts with its protocol opcode.
+_TORCH_FILE_STARTS = (b"PK\x03\x04", b"\x80")
+
+
+def load_plain(path: str | os.PathLike, label: str):
+    """torch.load(weights_only=True): tensors and plain containers only, never code.
+
+    Every failure is one plain WeightsError naming `label` (the option or name
+    the file came from): not a PyTorch file, not a plain state dict (Python
+    objects inside, which are never unpickled), or truncated. torch's own
+    message is not passed on: it is several lines and advises weights_only=False.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            start = handle.read(4)
+    except OSError as exc:
+        raise WeightsError(f"{label}: {path}: {exc.strerror or exc}") from None
+    if not start.startswith(_TORCH_FILE_STARTS):
+        raise WeightsError(f"{label}: {path} is not a PyTorch weights file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. torch's note about an unusual pickle protocol
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise WeightsError(f"{label}: {path} is not a plain state dict: it holds Python objects besides tensors, "
+                           "which stylize never unpickles") from None
+    except Exception:  # torch raises RuntimeError, EOFError, ValueError... for a cut or damaged file
+        raise WeightsError(f"{label}: {path} is not a readable PyTorch weights file (truncated or damaged)") from None
+
+
 def verified_load(path: Path, expected_sha256: str, label: str) -> dict[str, torch.Tensor]:
     """torch.load with weights_only=True, after the file's sha256 matched."""
     actual = sha256_of(path)
     if actual != expected_sha256:
         raise WeightsError(f"{label}: {path} has sha256 {actual[:16]}…, expected {expected_sha256[:16]}…; "
                         "refusing to load a file that is not the registered one")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a registered hash with an unloadable file is still the user's problem
-        raise WeightsError(f"{label}: {path} could not be loaded safely ({exc})") from None
+    return load_plain(path, label)
 
 
 def verified_load_any(path: str | os.PathLike, names: tuple[str, ...]) -> dict[str, torch.Tensor]:

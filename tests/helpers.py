@@ -39,3 +39,33 @@ class OneLookEngine:
 @dataclass
 class PreparedLook:
     look: object
+
+
+class _Payload:
+    """Unpickling this runs code: it would create the file `marker`."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def hostile_weight_files(folder: Path) -> dict[str, Path]:
+    """Files a user may pass where weights or a checkpoint belong: a photo, a bare tensor, pickles with code
+    (saved by torch and raw), an empty and a truncated file. Unpickling either pickle creates folder/PWNED."""
+    import pickle
+
+    import cv2
+    import torch
+
+    marker = folder / "PWNED"
+    files = {name: folder / name for name in ("photo.jpg", "bare.pt", "code.pt", "code.pkl", "empty.pt",
+                                              "truncated.pt")}
+    cv2.imwrite(str(files["photo.jpg"]), solid_rgb(32, 32))
+    torch.save(torch.zeros(3), files["bare.pt"])
+    torch.save({"model": _Payload(marker)}, files["code.pt"])
+    files["code.pkl"].write_bytes(pickle.dumps(_Payload(marker)))
+    files["empty.pt"].write_bytes(b"")
+    files["truncated.pt"].write_bytes(files["bare.pt"].read_bytes()[:200])
+    return files

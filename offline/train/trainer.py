@@ -15,7 +15,7 @@ from tqdm import tqdm
 from stylize.errors import InputError, UserError, WeightsError
 from stylize.imageio import write_atomic, write_image
 from stylize.models import zoo
-from stylize.models.weights import sha256_of
+from stylize.models.weights import load_plain, sha256_of
 from stylize.offline.averaging import WeightAverage
 from stylize.offline.train.config import TrainConfig, plain_dict
 from stylize.offline.train.data import ImageBank
@@ -29,6 +29,23 @@ def save_atomic(obj, path: Path) -> None:
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     write_atomic(path, buffer.getvalue())
+
+
+CHECKPOINT_KEYS = {"kind": str, "step": int, "model": dict, "optimizer": dict, "generator": object,
+                   "torch_rng": torch.Tensor}
+
+
+def read_checkpoint(path: Path) -> dict:
+    """A training checkpoint written by `Trainer.checkpoint`, loaded without running code, or InputError."""
+    if not path.is_file():
+        raise InputError(f"--resume {path}: no such checkpoint")
+    state = load_plain(path, "--resume")
+    wrong = [key for key, kind in CHECKPOINT_KEYS.items()
+             if not isinstance(state, dict) or key not in state or not isinstance(state[key], kind)]
+    if wrong:
+        raise InputError(f"--resume {path}: not a training checkpoint (it lacks {', '.join(wrong)}); "
+                         "use the checkpoint.pt in a `stylize train` output folder")
+    return state
 
 
 def sample_grid(task: Task, contents: torch.Tensor, styles: torch.Tensor) -> np.ndarray:
@@ -99,11 +116,9 @@ class Trainer:
 
     def resume(self, path: str | Path) -> None:
         path = Path(path)
-        if not path.is_file():
-            raise InputError(f"--resume {path}: no such checkpoint")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if state.get("kind") != self.config.kind:
-            raise InputError(f"--resume {path}: checkpoint is for {state.get('kind')!r}, not {self.config.kind!r}")
+        state = read_checkpoint(path)
+        if state["kind"] != self.config.kind:
+            raise InputError(f"--resume {path}: checkpoint is for {state['kind']!r}, not {self.config.kind!r}")
         try:
             self.task.trainable.load_state_dict(state["model"])
             self.task.aux.load_state_dict(state.get("aux", {}))
@@ -115,8 +130,12 @@ class Trainer:
             self.average = WeightAverage(self.task.trainable, self.config.ema_decay)
             if "average" in state:
                 self.average.load_state_dict(state["average"])
-        self.generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
+        try:
+            self.generator.set_state(state["generator"])
+            torch.set_rng_state(state["torch_rng"])
+        except (RuntimeError, ValueError, TypeError, KeyError) as error:
+            raise InputError(f"--resume {path}: the checkpoint's random state is damaged "
+                             f"({str(error).splitlines()[0] if str(error) else type(error).__name__})") from None
         self.step = state["step"]
 
     def _misfit(self, path: Path, saved: dict, error: Exception) -> UserError:

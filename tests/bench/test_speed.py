@@ -8,7 +8,7 @@ import cv2
 import pytest
 import torch
 
-from helpers import REPO
+from helpers import REPO, hostile_weight_files
 from stylize.bench import speed
 from stylize.cli import main
 
@@ -91,3 +91,18 @@ def test_bad_resolutions_are_one_line_and_exit_2(text, tmp_path, capsys):
 
 def test_resolution_is_width_by_height():
     assert speed.fixed_frame(640, 480).shape == (480, 640, 3)
+
+
+@pytest.mark.parametrize("name", ["code.pt", "code.pkl", "photo.jpg", "bare.pt", "truncated.pt"])
+def test_a_net_file_that_is_no_plain_state_dict_is_one_plain_line(tmp_path, capsys, name):
+    files = hostile_weight_files(tmp_path)
+    assert main(["bench", "speed", "--method", "student", "--net", f"student={files[name]}", "--resolution",
+                 "32x32", "--threads", "1", "--seconds", "0.1", "-o", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith(f"stylize bench: error: --net student: {files[name]}"), error
+    assert "weights_only" not in error and "\x1b" not in error
+    expected = {"code.pt": "is not a plain state dict", "code.pkl": "is not a plain state dict",
+                "photo.jpg": "is not a PyTorch weights file", "bare.pt": "holds no state dict",
+                "truncated.pt": "truncated or damaged"}[name]
+    assert expected in error
+    assert not (tmp_path / "PWNED").exists()

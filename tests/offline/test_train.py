@@ -8,9 +8,9 @@ import shutil
 import pytest
 import torch
 
-from helpers import REPO
+from helpers import REPO, hostile_weight_files
 from stylize.bench.nets import net_from_file
-from stylize.cli import build_parser
+from stylize.cli import build_parser, main
 from stylize.cli.train import add_options, options_from
 from stylize.errors import OptionError, UserError
 from stylize.models.losses import content_loss
@@ -266,3 +266,19 @@ def test_the_readme_training_commands_parse():
         words = shlex.split(re.sub(r"\$(\w+)", lambda m: variables[m.group(1)], command.split("#")[0]))
         args = parser.parse_args(words[1:])  # exits 2 on an option the task does not have
         assert args.kind in TASKS and args.crop == 128, command
+
+
+@pytest.mark.parametrize("name", ["photo.jpg", "bare.pt", "code.pt", "code.pkl", "empty.pt", "truncated.pt",
+                                  "plain-dict.pt"])
+def test_resume_from_a_file_that_is_no_checkpoint_is_one_line(tiny_data, tmp_path, weights_dir, name, capsys):
+    files = hostile_weight_files(tmp_path)
+    torch.save({"model": {"w": torch.zeros(2)}, "kind": "student"}, tmp_path / "plain-dict.pt")
+    files["plain-dict.pt"] = tmp_path / "plain-dict.pt"
+    code = main(["train", "student", "--content", str(tiny_data / "content"), "--style", str(tiny_data / "style"),
+                 "-o", str(tmp_path / "out"), "--crop", "64", "--short-side", "96", "--steps", "2",
+                 "--resume", str(files[name])])
+    stderr = capsys.readouterr().err.strip()
+    assert code == 2 and len(stderr.splitlines()) == 1, stderr
+    assert stderr.startswith("stylize train: error: --resume") and str(files[name]) in stderr
+    assert "weights_only" not in stderr and "\x1b" not in stderr
+    assert not (tmp_path / "PWNED").exists()
