@@ -73,13 +73,20 @@ def _check_video_paths(source: Path, target: Path, stats_path: str | os.PathLike
         raise OptionError(f"{target}: the output would overwrite the input; pick another name")
 
 
-def _open_video(source: Path, size: int | None) -> VideoFile:
+@contextmanager
+def _input_errors():
+    """Reading an input failed: its StylizeError becomes the more precise InputError."""
     try:
-        return VideoFile(str(source), size=size, paced=False)
+        yield
     except StylizeError as exc:
-        if isinstance(exc, (InputError, OptionError)):
+        if type(exc) is not StylizeError:
             raise
         raise InputError(str(exc)) from None
+
+
+def _open_video(source: Path, size: int | None) -> VideoFile:
+    with _input_errors():
+        return VideoFile(str(source), size=size, paced=False)
 
 
 def stylize_video_file(source: str | os.PathLike, target: str | os.PathLike, look: Look, engine: Engine, *,
@@ -148,7 +155,8 @@ def as_rgb(image: np.ndarray | str | os.PathLike) -> np.ndarray:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise InputError(f"an image must be HxWx3 uint8 RGB, got {image.dtype} {image.shape}")
         return image
-    return read_image(image)
+    with _input_errors():
+        return read_image(image)
 
 
 def as_mask(mask: np.ndarray | str | os.PathLike, height: int, width: int) -> np.ndarray:
@@ -157,7 +165,8 @@ def as_mask(mask: np.ndarray | str | os.PathLike, height: int, width: int) -> np
         gray = mask.astype(np.float32) / (255.0 if mask.dtype == np.uint8 else 1.0)
         gray = gray.mean(axis=2) if gray.ndim == 3 else gray
     else:
-        gray = read_image(mask, min_side=1).astype(np.float32).mean(axis=2) / 255.0
+        with _input_errors():
+            gray = read_image(mask, min_side=1).astype(np.float32).mean(axis=2) / 255.0
     if gray.shape != (height, width):
         gray = cv2.resize(gray, (width, height), interpolation=cv2.INTER_LINEAR)
     return gray
