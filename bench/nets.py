@@ -19,15 +19,11 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from stylize.errors import UserError
-from stylize.models import weights, zoo
-from stylize.models.adain import AdaINNet, Decoder
-from stylize.models.aesfa import AesFANet
-from stylize.models.student import StudentNet
+from stylize.errors import StylizeError, UserError
+from stylize.models import registry, weights, zoo
 from stylize.models.vgg import VGGEncoder
 from stylize.offline.averaging import trained_weights
 
-RANDOM_AESFA_WIDTH = 32  # the width `stylize train aesfa` uses by default
 RANDOM_SEED = 0
 
 
@@ -49,28 +45,13 @@ def parse_net_files(items: list[str] | None) -> dict[str, Path]:
         method, sep, path = item.partition("=")
         if not sep or not method or not path:
             raise UserError(f"--net expects METHOD=PATH, got {item!r}")
-        if method not in zoo.ARBITRARY_METHODS:
-            raise UserError(f"--net {method}: only arbitrary-style nets ({', '.join(zoo.ARBITRARY_METHODS)}) "
+        if method not in registry.arbitrary_methods():
+            raise UserError(f"--net {method}: only arbitrary-style nets ({', '.join(registry.arbitrary_methods())}) "
                             "take weight files here")
         if not Path(path).is_file():
             raise UserError(f"--net {method}: {path}: no such file")
         files[method] = Path(path)
     return files
-
-
-def net_from_state(method: str, state: dict[str, torch.Tensor]) -> nn.Module:
-    """Build `method`'s net to fit a state dict (full student dicts and bare adain decoders alike)."""
-    try:
-        if method == "student":
-            return StudentNet.from_inference_state_dict(state).eval()
-        if method == "aesfa":
-            return AesFANet.from_state_dict(state).eval()
-        if method == "adain":
-            decoder = Decoder.from_state_dict(state)
-            return AdaINNet(zoo.load_vgg(decoder.depth), decoder).eval()
-    except (KeyError, ValueError, RuntimeError) as exc:
-        raise UserError(f"these weights do not fit a {method} net ({str(exc).splitlines()[0]})") from None
-    raise UserError(f"unknown arbitrary-style method {method!r}")
 
 
 def net_from_file(method: str, path: str | os.PathLike) -> nn.Module:
@@ -82,42 +63,37 @@ def net_from_file(method: str, path: str | os.PathLike) -> nn.Module:
     state = (trained_weights(obj) if "model" in obj else obj) if isinstance(obj, dict) else None
     if not isinstance(state, dict):
         raise UserError(f"{path}: holds no state dict")
-    return net_from_state(method, state)
+    return registry.get(method).from_state(state, zoo.load_vgg)
 
 
 def random_net(method: str) -> nn.Module:
-    """A freshly initialised net of the shape we ship; fine for timing, meaningless for quality."""
-    torch.manual_seed(RANDOM_SEED)
-    if method == "student":
-        return StudentNet().eval()
-    if method == "aesfa":
-        return AesFANet(RANDOM_AESFA_WIDTH).eval()
-    if method == "adain":
-        return AdaINNet(vgg_or_random()[0], Decoder("relu3_1")).eval()
-    raise UserError(f"no random stand-in for {method!r}")
+    """`method`'s net in the shipped shape with random weights; fine for timing, meaningless for quality."""
+    return registry.get(method).random(random_vgg, RANDOM_SEED)
 
 
-def vgg_or_random() -> tuple[VGGEncoder, str]:
-    """The relu3_1 VGG with real weights when the registry finds them, else random (for timing only)."""
+def random_vgg(depth: str) -> VGGEncoder:
+    """`vgg_or_random` as a VGG loader for the registry's builders."""
+    return vgg_or_random(depth)[0]
+
+
+def vgg_or_random(depth: str = "relu3_1") -> tuple[VGGEncoder, str]:
+    """The VGG with real weights when the registry finds them, else random (for timing only)."""
     try:
-        return zoo.load_vgg(), "registered VGG-19 weights"
-    except UserError:
+        return zoo.load_vgg(depth), "registered VGG-19 weights"
+    except StylizeError:
         torch.manual_seed(RANDOM_SEED)
-        return VGGEncoder("relu3_1").eval(), "random VGG (weights not found; same cost)"
+        return VGGEncoder(depth).eval(), "random VGG (weights not found; same cost)"
 
 
 def bench_net(method: str, net_file: str | os.PathLike | None = None, allow_random: bool = False) -> BenchNet:
     """`method`'s net from the best source available; never raises for a missing one."""
     if net_file:
         return BenchNet(method, net_from_file(method, net_file), f"file {net_file}")
+    spec = registry.get(method)
     try:
-        if method in weights.FAST_NETS:
-            net = zoo.load_fast_net(method)
-            return BenchNet(method, net, f"registered weights {weights.find(method)}")
-        net = zoo.load_arbitrary_net(method)
-        return BenchNet(method, net, f"registered weights {weights.find(zoo.ARBITRARY_WEIGHTS[method])}")
-    except UserError as exc:
-        if allow_random and method in zoo.ARBITRARY_METHODS:
+        return BenchNet(method, zoo.load(method), f"registered weights {weights.find(spec.weights)}")
+    except StylizeError as exc:
+        if allow_random and spec.arbitrary:
             return BenchNet(method, random_net(method),
                             "random init (no registered weights; speed does not depend on weight values)")
         return BenchNet(method, None, f"missing: {exc}")
@@ -126,14 +102,15 @@ def bench_net(method: str, net_file: str | os.PathLike | None = None, allow_rand
 def naive_baseline() -> BenchNet:
     """VGG-r31 AdaIN as published: the VGG encoder plus a relu3_1 decoder, eager torch fp32.
 
-    Our trained decoder when it is registered, else a fresh one: the cost is
-    the same, only the picture differs.
+    Real weights where the registry finds them, random ones where not: the
+    cost is the same, only the picture differs, and the source says which.
     """
+    spec = registry.get("adain")
+    vgg_source = vgg_or_random()[1]
     try:
-        net = zoo.load_arbitrary_net("adain")
-        return BenchNet("adain-r31", net, "registered VGG-19 + our trained relu3_1 decoder")
-    except UserError:
-        vgg, vgg_source = vgg_or_random()
-        torch.manual_seed(RANDOM_SEED)
-        return BenchNet("adain-r31", AdaINNet(vgg, Decoder("relu3_1")).eval(),
-                        f"{vgg_source} + a freshly initialised relu3_1 decoder (not registered yet)")
+        net = spec.from_state(weights.load(spec.weights), random_vgg)
+        decoder_source = "our trained relu3_1 decoder"
+    except StylizeError:
+        net = random_net("adain")
+        decoder_source = "a randomly initialised relu3_1 decoder (its weights were not found)"
+    return BenchNet("adain-r31", net, f"{vgg_source} + {decoder_source}")

@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from stylize.bench.report import cpu_model  # noqa: E402
-from stylize.models import weights  # noqa: E402
+from stylize.models import registry, weights  # noqa: E402
 from stylize.realtime.engines import Look, TorchEngine  # noqa: E402
 from stylize.realtime.frames import Frame  # noqa: E402
 from stylize.realtime.pipeline import Pipeline  # noqa: E402
@@ -75,7 +75,7 @@ def fastest_net(width: int, height: int) -> tuple[str, dict[str, float]]:
     """Time one net per architecture (the nets of one architecture cost the same) and pick the faster."""
     frame = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
     per_architecture: dict[str, str] = {}
-    for name in weights.FAST_NETS:
+    for name in registry.fast_methods():
         if weights.find(name):
             per_architecture.setdefault(weights.spec_for(name).architecture, name)
     if not per_architecture:

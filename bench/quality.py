@@ -51,11 +51,11 @@ from stylize.bench import report
 from stylize.bench.nets import BenchNet, bench_net
 from stylize.errors import UserError
 from stylize.imageio import list_images, read_image, resize_short_side
-from stylize.models import losses, weights, zoo
+from stylize.models import losses, registry, weights, zoo
 from stylize.realtime.engines import frame_to_tensor, tensor_to_frame
 
 DEFAULT_EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "eval"
-ARBITRARY = ("adain", "aesfa", "student")
+ARBITRARY = tuple(sorted(registry.arbitrary_methods()))  # table order: adain, aesfa, student
 GATYS = "gatys"
 # The painting each fast net was trained on, where eval/style holds a copy.
 # The other fast nets' paintings are not in the eval set: content loss only.
@@ -242,7 +242,7 @@ def run(settings: Settings, out: str | None = None, write: bool = True, progress
     """Score every method; `nets` (method → torch net) overrides the weights lookup, for tests."""
     machine = report.machine()
     started = time.perf_counter()
-    known = (*ARBITRARY, *weights.FAST_NETS, GATYS)
+    known = (*ARBITRARY, *registry.fast_methods(), GATYS)
     wanted = settings.methods or known
     unknown = [m for m in wanted if m not in known]
     if unknown:
@@ -262,7 +262,7 @@ def run(settings: Settings, out: str | None = None, write: bool = True, progress
     loaded = {m: _bench_net(m, settings, nets) for m in wanted if m != GATYS}
     available = {m: b for m, b in loaded.items() if not b.missing}
     arbitrary = [m for m in ARBITRARY if m in available]
-    fast = [m for m in weights.FAST_NETS if m in available]
+    fast = [m for m in registry.fast_methods() if m in available]
     reference_methods = [*([GATYS] if GATYS in wanted and ref_pairs else []), *arbitrary]
 
     units = len(arbitrary) * len(main_pairs) + len(fast) * len(contents) + len(reference_methods) * len(ref_pairs)
@@ -296,13 +296,13 @@ def run(settings: Settings, out: str | None = None, write: bool = True, progress
 
     for method, entry in loaded.items():
         if entry.missing:
-            section = "fast_nets" if method in weights.FAST_NETS else "main"
+            section = "fast_nets" if registry.is_fast(method) else "main"
             results[section][method] = {"status": "missing", "reason": entry.source}
             if method in ARBITRARY:
                 results["reference"][method] = {"status": "missing", "reason": entry.source}
     if GATYS not in wanted or not ref_pairs:
         results["reference"][GATYS] = {"status": "not run", "reason": "excluded by --methods or --pairs 0"}
-    order = [GATYS, *ARBITRARY, *weights.FAST_NETS]
+    order = [GATYS, *ARBITRARY, *registry.fast_methods()]
     results = {name: {m: section[m] for m in order if m in section} for name, section in results.items()}
 
     result = {

@@ -23,7 +23,7 @@ import torch
 from stylize.bench import report
 from stylize.bench.nets import BenchNet, bench_net, naive_baseline
 from stylize.errors import UserError
-from stylize.models import weights, zoo
+from stylize.models import registry, weights, zoo
 from stylize.realtime.engines import Engine, Look, TorchEngine
 
 BACKENDS = ("torch", "onnxruntime")
@@ -46,7 +46,7 @@ def parse_resolution(text: str) -> tuple[int, int]:
 
 
 def check_method(method: str) -> None:
-    known = (*zoo.ARBITRARY_METHODS, *weights.FAST_NETS)
+    known = (*registry.arbitrary_methods(), *registry.fast_methods())
     if method not in known:
         raise UserError(f"unknown method {method!r}; choose from {', '.join(known)}")
 
@@ -72,7 +72,7 @@ def make_engine(contender: BenchNet, backend: str, threads: int) -> Engine:
         engine: Engine = OnnxEngine(threads=threads, nets=nets)
     else:
         engine = TorchEngine("cpu", nets=nets)
-    fast = contender.method in weights.FAST_NETS
+    fast = registry.is_fast(contender.method)
     look = Look(contender.method, contender.method, [] if fast else [fixed_style()])
     engine.set_style(look)
     return engine

@@ -38,13 +38,12 @@ from typing import Sequence
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from stylize.errors import UserError
-from stylize.models import weights, zoo
-from stylize.models.adain import AdaINNet, Style, adain
-from stylize.models.aesfa import SIZE_MULTIPLE, AesFANet, AesFAStyle, DynamicKernels, OctaveKernels
-from stylize.models.fast import EngstromNet, JohnsonNet
+from stylize.models import registry, weights, zoo
+from stylize.models.adain import Style
+from stylize.models.aesfa import AesFAStyle
+from stylize.models.graphs import kernel_input_names
 
 OPSET = 17
 # Bump when a graph wrapper changes, so cached exports from older code are not reused.
@@ -52,81 +51,16 @@ GRAPH_FORMAT = 1
 PARITY_TOLERANCE = 2e-3  # max abs difference in [0,1] units, ~half a uint8 level
 EXPORT_SIZE = (96, 128)  # the traced example's height, width; dynamic graphs take any size
 PARITY_SIZE = (67, 91)  # odd on purpose: catches sizes frozen during tracing
+# The export cache holds one graph per net and weights (the fast nets are ~7 MB
+# each); past this the least recently used are deleted.
+CACHE_LIMIT_BYTES = 512 * 1024 * 1024
 
 CONTENT, OUTPUT = "content", "stylized"
-_BANDS = ("high", "low")
-_KERNEL_FIELDS = ("spatial", "pointwise", "bias")
 
 
-# ------------------------------------------------------------- the graphs --
-class AdaINGraph(nn.Module):
-    """AdaIN-r31 or the student with the style statistics and alpha as inputs."""
-
-    def __init__(self, net: AdaINNet):
-        super().__init__()
-        self.net = net
-
-    def forward(self, content: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor,
-                alpha: torch.Tensor) -> torch.Tensor:
-        height, width = content.shape[-2:]
-        features = self.net.encoder(content)
-        # Always lerp (AdaINNet skips it at alpha=1) so one graph serves every alpha.
-        features = torch.lerp(features, adain(features, style_mean, style_std), alpha)
-        return self.net.decoder(features)[..., :height, :width].clamp(0, 1)
-
-
-class AesFAGraph(nn.Module):
-    """AesFA with its per-look kernels as inputs."""
-
-    def __init__(self, net: AesFANet):
-        super().__init__()
-        self.net = net
-
-    def forward(self, content: torch.Tensor, *kernels: torch.Tensor) -> torch.Tensor:
-        height, width = content.shape[-2:]
-        # AesFANet.encode pads only when needed (a Python branch the tracer
-        # would freeze); padding always, possibly by zero, keeps the size dynamic.
-        padded = F.pad(content, (0, (-width) % SIZE_MULTIPLE, 0, (-height) % SIZE_MULTIPLE), mode="reflect")
-        features = self.net.encoder(padded)[-1]
-        return self.net.decode(features, aesfa_style_from_tensors(kernels))[..., :height, :width].clamp(0, 1)
-
-
-class FastNetGraph(nn.Module):
-    """A Johnson or Engstrom net wrapped to take and give RGB in [0,1] like every other graph."""
-
-    def __init__(self, net: nn.Module):
-        super().__init__()
-        self.net = net
-
-    def forward(self, content: torch.Tensor) -> torch.Tensor:
-        return (self.net(content * 255) / 255).clamp(0, 1)
-
-
-def aesfa_style_from_tensors(tensors: Sequence[torch.Tensor]) -> AesFAStyle:
-    """The inverse of `AesFAStyle.tensors()`: per block, high then low band, each spatial, pointwise, bias."""
-    per_band = len(_KERNEL_FIELDS)
-    per_block = per_band * len(_BANDS)
-    if len(tensors) % per_block:
-        raise ValueError(f"{len(tensors)} kernel tensors do not make whole AdaOctConv blocks of {per_block}")
-    layers = []
-    for start in range(0, len(tensors), per_block):
-        block = tensors[start:start + per_block]
-        layers.append(OctaveKernels(DynamicKernels(*block[:per_band]), DynamicKernels(*block[per_band:])))
-    return AesFAStyle(tuple(layers))
-
-
-def kernel_input_names(style: AesFAStyle) -> list[str]:
-    return [f"block{i}_{band}_{field}" for i in range(len(style.layers))
-            for band in _BANDS for field in _KERNEL_FIELDS]
-
-
-def is_dynamic(net: nn.Module) -> bool:
-    """Whether the graph of `net` takes any frame size (see the module notes on Engstrom)."""
-    return not isinstance(net, EngstromNet)
-
-
-def is_fast_net(net: nn.Module) -> bool:
-    return isinstance(net, (JohnsonNet, EngstromNet))
+def is_dynamic(method: str) -> bool:
+    """Whether `method`'s graph takes any frame size (see the module notes on Engstrom)."""
+    return registry.get(method).dynamic_size
 
 
 # ------------------------------------------------------- style as inputs --
@@ -142,20 +76,9 @@ def style_feeds(style: Style | AesFAStyle | None, alpha: float = 1.0) -> dict[st
             "alpha": np.array([alpha], dtype=np.float32)}
 
 
-def _graph_for(net: nn.Module) -> nn.Module:
-    if isinstance(net, AesFANet):
-        return AesFAGraph(net)
-    if isinstance(net, AdaINNet):  # also the student, an AdaINNet subclass
-        return AdaINGraph(net)
-    if is_fast_net(net):
-        return FastNetGraph(net)
-    raise UserError(f"cannot export a {type(net).__name__}; ONNX export covers AdaIN, the student, AesFA "
-                    "and the fast nets")
-
-
-def example_style(net: nn.Module, seed: int = 0) -> Style | AesFAStyle | None:
+def example_style(method: str, net: nn.Module, seed: int = 0) -> Style | AesFAStyle | None:
     """A style computed from a fixed random painting, for tracing and parity checks."""
-    if is_fast_net(net):
+    if not registry.get(method).arbitrary:
         return None
     painting = torch.rand(1, 3, 96, 96, generator=torch.Generator().manual_seed(seed))
     return net.style([painting])
@@ -169,13 +92,13 @@ def export_onnx(method: str, path: str | os.PathLike, *, net: nn.Module | None =
     size (height, width): the traced example. It only matters for graphs with
     a fixed size (Engstrom nets), which then run at exactly that size.
     """
-    net = (net if net is not None else load_net(method)).eval()
-    graph = _graph_for(net)
+    net = (net if net is not None else zoo.load(method)).eval()
+    graph = registry.get(method).graph(net)
     height, width = size or EXPORT_SIZE
     content = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0))
-    feeds = style_feeds(example_style(net))
+    feeds = style_feeds(example_style(method, net))
     names = [CONTENT, *feeds]
-    dynamic = {CONTENT: {2: "height", 3: "width"}, OUTPUT: {2: "height", 3: "width"}} if is_dynamic(net) else None
+    dynamic = {CONTENT: {2: "height", 3: "width"}, OUTPUT: {2: "height", 3: "width"}} if is_dynamic(method) else None
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
@@ -192,13 +115,6 @@ def export_onnx(method: str, path: str | os.PathLike, *, net: nn.Module | None =
     finally:
         Path(tmp_name).unlink(missing_ok=True)
     return path
-
-
-def load_net(method: str) -> nn.Module:
-    """The torch net of `method` with its registered weights."""
-    if method in weights.FAST_NETS:
-        return zoo.load_fast_net(method)
-    return zoo.load_arbitrary_net(method)
 
 
 # ------------------------------------------------------------------ runtime --
@@ -235,12 +151,13 @@ def check_parity(method: str, path: str | os.PathLike, *, net: nn.Module | None 
     is above `tolerance`. The default size is odd, so a dynamic graph whose
     size got frozen during tracing fails here rather than in use.
     """
-    net = (net if net is not None else load_net(method)).eval()
-    height, width = size or (PARITY_SIZE if is_dynamic(net) else EXPORT_SIZE)
+    net = (net if net is not None else zoo.load(method)).eval()
+    height, width = size or (PARITY_SIZE if is_dynamic(method) else EXPORT_SIZE)
     content = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(1))
-    style = example_style(net, seed=2)
+    style = example_style(method, net, seed=2)
     with torch.no_grad():
-        expected = _graph_for(net)(content, *(torch.from_numpy(v) for v in style_feeds(style).values()))
+        graph = registry.get(method).graph(net)
+        expected = graph(content, *(torch.from_numpy(v) for v in style_feeds(style).values()))
         if style is not None:  # and the net's own forward, which the graph must agree with
             direct = net(content, style)
             expected_gap = (direct - expected).abs().max().item()
@@ -262,14 +179,16 @@ def check_parity(method: str, path: str | os.PathLike, *, net: nn.Module | None 
 
 
 # ------------------------------------------------------------------- cache --
-def weights_digest(net: nn.Module) -> str:
-    """sha256 over the net's state dict: names, dtypes, shapes and bytes.
+def weights_digest(method: str, net: nn.Module) -> str:
+    """sha256 over the weights a picture depends on: names, dtypes, shapes and bytes.
 
     Keying the cache by the weights baked into the graph (not by a file name)
-    means a retrained or re-registered net never meets a stale export.
+    means a retrained or re-registered net never meets a stale export. Only
+    the inference weights count: a training-only part (the student's
+    distillation head, random on every load) would make every key unique.
     """
-    digest = hashlib.sha256(f"{type(net).__name__}:{GRAPH_FORMAT}:{OPSET}".encode())
-    for name, tensor in sorted(net.state_dict().items()):
+    digest = hashlib.sha256(f"{method}:{type(net).__name__}:{GRAPH_FORMAT}:{OPSET}".encode())
+    for name, tensor in sorted(registry.get(method).inference_state(net).items()):
         tensor = tensor.detach().cpu().contiguous()
         digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
         data = tensor.float() if tensor.dtype == torch.bfloat16 else tensor  # numpy has no bfloat16
@@ -279,8 +198,8 @@ def weights_digest(net: nn.Module) -> str:
 
 def cache_path(method: str, net: nn.Module, size: tuple[int, int] | None = None) -> Path:
     """Where the export of `net` lives in the user cache; fixed-size graphs also key by size."""
-    name = f"{method}-{weights_digest(net)[:20]}"
-    if not is_dynamic(net):
+    name = f"{method}-{weights_digest(method, net)[:20]}"
+    if not is_dynamic(method):
         height, width = size or EXPORT_SIZE
         name += f"-{width}x{height}"
     return weights.cache_dir() / "onnx" / f"{name}.onnx"
@@ -291,17 +210,54 @@ def cached_onnx(method: str, *, net: nn.Module | None = None, size: tuple[int, i
 
     size (height, width) is only used by fixed-size graphs (Engstrom nets).
     """
-    net = (net if net is not None else load_net(method)).eval()
+    net = (net if net is not None else zoo.load(method)).eval()
     path = cache_path(method, net, size)
     if path.is_file():
+        os.utime(path)  # most recently used: the last to be evicted
         return path
     # Export beside the final name and check parity before it becomes visible,
     # so the cache never holds a graph that failed its check.
     candidate = path.with_name(f".{path.stem}.{os.getpid()}.onnx")
     try:
         export_onnx(method, candidate, net=net, size=size)
-        check_parity(method, candidate, net=net, size=None if is_dynamic(net) else size)
+        check_parity(method, candidate, net=net, size=None if is_dynamic(method) else size)
         os.replace(candidate, path)
     finally:
         candidate.unlink(missing_ok=True)
+    evict(path.parent, keep=path)
     return path
+
+
+def cached_session(method: str, *, net: nn.Module | None = None, size: tuple[int, int] | None = None,
+                   threads: int | None = None, providers: Sequence[str] | None = None):
+    """An ONNX Runtime session on the cached export; a cached file that fails to load is exported again."""
+    net = (net if net is not None else zoo.load(method)).eval()
+    path = cached_onnx(method, net=net, size=size)
+    try:
+        return open_session(path, threads, providers)
+    except UserError:
+        # A truncated or corrupted cache entry (a full disk, a crash mid-copy):
+        # the cache is ours to repair, so the user never has to clear it by hand.
+        path.unlink(missing_ok=True)
+        return open_session(cached_onnx(method, net=net, size=size), threads, providers)
+
+
+def evict(folder: Path, keep: Path, limit_bytes: int = CACHE_LIMIT_BYTES) -> list[Path]:
+    """Delete the least recently used exports until the folder holds at most `limit_bytes` (`keep` stays)."""
+    entries = []
+    for path in folder.glob("*.onnx"):
+        try:
+            entries.append((path.stat().st_mtime, path.stat().st_size, path))
+        except FileNotFoundError:  # another process evicted it first
+            continue
+    total = sum(size for _, size, _ in entries)
+    removed = []
+    for _, size, path in sorted(entries):
+        if total <= limit_bytes:
+            break
+        if path == keep or path.name.startswith("."):
+            continue
+        path.unlink(missing_ok=True)
+        total -= size
+        removed.append(path)
+    return removed

@@ -12,7 +12,7 @@ from functools import lru_cache
 import torch
 
 from stylize.errors import UserError
-from stylize.models import weights
+from stylize.models import registry, weights
 from stylize.models.adain import Style
 from stylize.models.aesfa import Octave
 
@@ -46,7 +46,7 @@ def style_for(name: str, method: str, net: torch.nn.Module):
         raise UserError(f"look {name!r} has no parameters for {method!r}; it has {', '.join(k for k in entry if isinstance(entry[k], dict))}")
     device = next(net.parameters()).device
     params = {k: v.to(device, torch.float32) for k, v in entry[method].items()}
-    if method == "aesfa":
+    if registry.get(method).style_kind == "aesfa":
         return net.predict_style(Octave(params["high"], params["low"]))
     return Style(params["mean"], params["std"], torch.ones(1, device=device))
 
@@ -54,7 +54,7 @@ def style_for(name: str, method: str, net: torch.nn.Module):
 @torch.no_grad()
 def compute(method: str, net: torch.nn.Module, image: torch.Tensor) -> dict[str, torch.Tensor]:
     """What `style_for` will need, computed from a painting (1,3,H,W in [0,1]), in fp16."""
-    if method == "aesfa":
+    if registry.get(method).style_kind == "aesfa":
         code = net.style_code(net.encode(image)[-1])
         return {"high": code.high.half(), "low": code.low.half()}
     style = net.style([image])

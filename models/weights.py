@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from stylize.errors import UserError
+from stylize.errors import WeightsError
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
 
@@ -104,7 +104,6 @@ if SHIPPED_REGISTRY.is_file():
         register(WeightSpec(_name, _entry["file"], _entry["sha256"], _entry["architecture"], _entry["licence"],
                             size=_entry.get("size"), note=_entry.get("note", ""), shipped=True))
 
-FAST_NETS = [name for name, spec in REGISTRY.items() if spec.architecture in ("johnson", "engstrom")]
 
 
 def cache_dir() -> Path:
@@ -132,7 +131,7 @@ def spec_for(name: str) -> WeightSpec:
     try:
         return REGISTRY[name]
     except KeyError:
-        raise UserError(f"unknown weights {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
+        raise WeightsError(f"unknown weights {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
 
 
 def candidates(spec: WeightSpec, explicit: str | os.PathLike | None = None) -> list[tuple[str, Path]]:
@@ -170,7 +169,7 @@ def resolve(name: str, explicit: str | os.PathLike | None = None, download: bool
     looked = "; ".join(f"{label}: {path}" for label, path in candidates(spec, explicit))
     how = (f"download failed or was disabled; fetch it with `stylize weights fetch {name}`"
            if spec.url else "no official download exists for this exact file")
-    raise UserError(
+    raise WeightsError(
         f"weights {name!r} ({spec.file}) not found. Looked in {looked}. {how.capitalize()}, "
         f"or set STYLIZE_WEIGHTS to a directory that holds {spec.file}."
     )
@@ -186,12 +185,12 @@ def _download(spec: WeightSpec) -> Path:
             shutil.copyfileobj(response, out, 1 << 20)
         actual = sha256_of(tmp)
         if actual != spec.sha256:
-            raise UserError(f"download of {spec.name!r} from {spec.url} has sha256 {actual}, "
+            raise WeightsError(f"download of {spec.name!r} from {spec.url} has sha256 {actual}, "
                             f"expected {spec.sha256}; refusing it")
         os.replace(tmp, target)
         return target
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        raise UserError(
+        raise WeightsError(
             f"could not download weights {spec.name!r} from {spec.url} ({exc}). "
             f"Copy the file to {target} or to $STYLIZE_WEIGHTS/{spec.file} by hand."
         ) from None
@@ -203,24 +202,24 @@ def verified_load(path: Path, expected_sha256: str, label: str) -> dict[str, tor
     """torch.load with weights_only=True, after the file's sha256 matched."""
     actual = sha256_of(path)
     if actual != expected_sha256:
-        raise UserError(f"{label}: {path} has sha256 {actual[:16]}…, expected {expected_sha256[:16]}…; "
+        raise WeightsError(f"{label}: {path} has sha256 {actual[:16]}…, expected {expected_sha256[:16]}…; "
                         "refusing to load a file that is not the registered one")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a registered hash with an unloadable file is still the user's problem
-        raise UserError(f"{label}: {path} could not be loaded safely ({exc})") from None
+        raise WeightsError(f"{label}: {path} could not be loaded safely ({exc})") from None
 
 
 def verified_load_any(path: str | os.PathLike, names: tuple[str, ...]) -> dict[str, torch.Tensor]:
     """Load an explicit file that must be one of the registered `names`."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"{path}: no such weights file")
+        raise WeightsError(f"{path}: no such weights file")
     actual = sha256_of(path)
     for name in names:
         if REGISTRY[name].sha256 == actual:
             return verified_load(path, actual, f"weights {name!r}")
-    raise UserError(f"{path}: sha256 {actual[:16]}… matches none of the registered {', '.join(names)} files; "
+    raise WeightsError(f"{path}: sha256 {actual[:16]}… matches none of the registered {', '.join(names)} files; "
                     "refusing to load it")
 
 

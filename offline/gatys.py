@@ -26,9 +26,9 @@ from stylize.errors import UserError
 from stylize.models import losses
 from stylize.models.color import COLOR_MODES, luminance_only, match_color
 from stylize.models.vgg import VGGEncoder
+from stylize.offline.optimise import OPTIMIZERS, optimise
 
 STYLE_STATS = ("gram", "meanstd")
-OPTIMIZERS = ("lbfgs", "adam")
 MIN_SCALE_SIDE = 32  # coarser scales leave relu3_1 maps too small to carry a style
 
 # Weights are for raw loss values: features of the 'normalised' VGG are O(1),
@@ -57,6 +57,18 @@ class _StyleTerm:
     targets: dict
     mask: torch.Tensor | None
     weight: float
+
+
+@dataclass(frozen=True)
+class _LossSettings:
+    """What the objective measures, and how much each part weighs."""
+    content_layer: str
+    style_layers: tuple[str, ...]
+    layer_weights: dict[str, float]
+    style_stat: str
+    content_weight: float
+    style_weight: float
+    tv_weight: float
 
 
 def gatys(content: np.ndarray, styles: Sequence[np.ndarray], style_weights: Sequence[float] | None = None, *,
@@ -93,103 +105,101 @@ def gatys(content: np.ndarray, styles: Sequence[np.ndarray], style_weights: Sequ
       scale; larger means larger strokes.
     preserve_color: None, "match" (recolour the styles to the content's colour
       statistics first) or "luminance" (keep the content's chroma at the end).
-    init_noise: std of Gaussian noise added to the starting image (seeded by
-      `seed`). Runs are bit-identical for the same arguments, device and
-      torch thread count; on a busy CPU torch.set_num_threads(1) is often
-      faster than the default.
+    init_noise: std of Gaussian noise (seeded by `seed`) added to the start.
+      Runs are bit-identical for the same arguments, device and thread count.
     callback: called with each history record.
     """
     styles = list(styles)
     weights = _check_args(content, styles, style_weights, style_stat, optimizer, preserve_color, mask,
                           content_layer, style_layers, encoder)
-    steps_per_scale = _steps_per_scale(steps, scales)
-    if style_weight is None:
-        style_weight = DEFAULT_STYLE_WEIGHT[style_stat]
+    settings = _LossSettings(
+        content_layer, tuple(style_layers),
+        layer_weights or {name: DEFAULT_LAYER_WEIGHTS[name] for name in style_layers}, style_stat,
+        content_weight, DEFAULT_STYLE_WEIGHT[style_stat] if style_weight is None else style_weight, tv_weight)
     lr = lr if lr is not None else (1.0 if optimizer == "lbfgs" else DEFAULT_ADAM_LR)
-    if not layer_weights:
-        layer_weights = {name: DEFAULT_LAYER_WEIGHTS[name] for name in style_layers}
+    content_t, style_ts, mask_t = _inputs(content, styles, mask, preserve_color, next(encoder.parameters()).device)
+    sizes = _pyramid(content_t.shape[-2:], scales)
+    levels = list(zip(sizes, _steps_per_scale(steps, scales)[-len(sizes):]))  # skipped levels drop their steps
+    image = _start(content_t, levels[0][0], init_noise, seed)
+    history: list[dict] = []
+    with tqdm(total=sum(n for _, n in levels), desc="gatys", unit="step", file=sys.stderr,
+              disable=not progress, leave=False) as bar:
+        for level, (size, n_steps) in enumerate(levels):
+            terms = _style_terms(style_ts, weights, mask_t, encoder, size, settings.style_layers, style_stat,
+                                 style_scale)
+            objective = _Objective(encoder, settings, _resize(content_t, size), terms, level, len(levels),
+                                   history, bar, callback)
+            image = _optimise(_resize(image, size).clamp(0, 1), objective, optimizer, n_steps, lr)
+    return GatysResult(_to_uint8(_finish(image, content_t, mask_t, len(style_ts), preserve_color)), history)
 
-    device = next(encoder.parameters()).device
+
+def _inputs(content: np.ndarray, styles: list[np.ndarray], mask: np.ndarray | None, preserve_color: str | None,
+            device: torch.device) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor | None]:
+    """Content, styles (recoloured for "match") and mask as tensors on `device`."""
     content_t = _to_tensor(content, device)
     style_ts = [_to_tensor(s, device) for s in styles]
     if preserve_color == "match":
         style_ts = [match_color(s, content_t) for s in style_ts]
-    mask_t = None if mask is None else _mask_tensor(np.asarray(mask), device)
+    return content_t, style_ts, None if mask is None else _mask_tensor(np.asarray(mask), device)
 
-    sizes = _pyramid(content_t.shape[-2:], scales)
-    levels = list(zip(sizes, steps_per_scale[-len(sizes):]))  # skipped coarse levels drop their steps
-    generator = torch.Generator(device=device).manual_seed(seed)
-    image = _resize(content_t, levels[0][0])
+
+def _start(content: torch.Tensor, size: tuple[int, int], init_noise: float, seed: int) -> torch.Tensor:
+    """The coarsest scale's starting image: the content, plus seeded noise if asked."""
+    image = _resize(content, size)
     if init_noise:
-        image = image + init_noise * torch.randn(image.shape, generator=generator, device=device)
+        generator = torch.Generator(device=content.device).manual_seed(seed)
+        image = image + init_noise * torch.randn(image.shape, generator=generator, device=content.device)
+    return image
 
-    history: list[dict] = []
-    bar = tqdm(total=sum(n for _, n in levels), desc="gatys", unit="step", file=sys.stderr,
-               disable=not progress, leave=False)
-    try:
-        for level, (size, n_steps) in enumerate(levels):
-            image = _resize(image, size).clamp(0, 1)
-            terms = _style_terms(style_ts, weights, mask_t, encoder, size, style_layers, style_stat, style_scale)
-            with torch.no_grad():
-                content_target = encoder.taps(_resize(content_t, size), [content_layer])[content_layer]
-            tapped = sorted(set(style_layers) | {content_layer}, key=encoder.tap_names.index)
 
-            def objective(x: torch.Tensor) -> torch.Tensor:
-                feats = encoder.taps(x, tapped)
-                c_loss = losses.content_loss(feats[content_layer], content_target)
-                s_loss = sum(term.weight * _style_loss(style_stat, feats, term, layer_weights) for term in terms)
-                tv = losses.tv_loss(x)
-                total = content_weight * c_loss + style_weight * s_loss + tv_weight * tv
-                record = {"step": len(history), "scale": level, "content": c_loss.item(),
-                          "style": s_loss.item(), "tv": tv.item(), "total": total.item()}
-                history.append(record)
-                bar.update(1)
-                bar.set_postfix_str(f"scale {level + 1}/{len(levels)} {size[1]}x{size[0]} "
-                                    f"style {record['style']:.3g} content {record['content']:.3g}")
-                if callback:
-                    callback(record)
-                return total
-
-            image = _optimise(image, objective, optimizer, n_steps, lr)
-    finally:
-        bar.close()
-
+def _finish(image: torch.Tensor, content: torch.Tensor, mask: torch.Tensor | None, n_styles: int,
+            preserve_color: str | None) -> torch.Tensor:
     result = image.detach().clamp(0, 1)
-    if mask_t is not None and len(style_ts) == 1:
+    if mask is not None and n_styles == 1:
         # The style loss only sees the masked region, but 3x3 convs leak a few
         # pixels across its border; compositing keeps the rest exactly.
-        result = mask_t * result + (1 - mask_t) * content_t
+        result = mask * result + (1 - mask) * content
     if preserve_color == "luminance":
-        result = luminance_only(result, content_t)
-    return GatysResult(_to_uint8(result), history)
+        result = luminance_only(result, content)
+    return result
 
 
-# ------------------------------------------------------------ optimisation --
+class _Objective:
+    """The loss at one scale: content, style and TV, recorded into the history at every evaluation."""
+
+    def __init__(self, encoder: VGGEncoder, settings: _LossSettings, content: torch.Tensor,
+                 terms: list[_StyleTerm], level: int, levels: int, history: list[dict], bar: tqdm,
+                 callback: Callable[[dict], None] | None):
+        self.encoder, self.settings, self.terms = encoder, settings, terms
+        self.level, self.levels, self.history, self.bar, self.callback = level, levels, history, bar, callback
+        with torch.no_grad():
+            self.content_target = encoder.taps(content, [settings.content_layer])[settings.content_layer]
+        self.tapped = sorted(set(settings.style_layers) | {settings.content_layer}, key=encoder.tap_names.index)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        settings = self.settings
+        feats = self.encoder.taps(x, self.tapped)
+        c_loss = losses.content_loss(feats[settings.content_layer], self.content_target)
+        s_loss = sum(term.weight * _style_loss(settings.style_stat, feats, term, settings.layer_weights)
+                     for term in self.terms)
+        tv = losses.tv_loss(x)
+        total = settings.content_weight * c_loss + settings.style_weight * s_loss + settings.tv_weight * tv
+        record = {"step": len(self.history), "scale": self.level, "content": c_loss.item(),
+                  "style": s_loss.item(), "tv": tv.item(), "total": total.item()}
+        self.history.append(record)
+        self.bar.update(1)
+        self.bar.set_postfix_str(f"scale {self.level + 1}/{self.levels} {x.shape[-1]}x{x.shape[-2]} "
+                                 f"style {record['style']:.3g} content {record['content']:.3g}")
+        if self.callback:
+            self.callback(record)
+        return total
+
+
 def _optimise(image: torch.Tensor, objective: Callable[[torch.Tensor], torch.Tensor],
               optimizer: str, n_steps: int, lr: float) -> torch.Tensor:
+    """The image after `n_steps` evaluations; overshoot under L-BFGS is clamped after each scale."""
     x = image.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
-    if optimizer == "lbfgs":
-        # Unconstrained: clamping between iterations would corrupt the
-        # curvature history. Overshoot is small and clamped after each scale.
-        # Zero tolerances: always spend the step budget, so runs are comparable.
-        opt = torch.optim.LBFGS([x], lr=lr, max_iter=n_steps, max_eval=n_steps, history_size=50,
-                                tolerance_grad=0.0, tolerance_change=0.0)
-
-        def closure() -> torch.Tensor:
-            opt.zero_grad()
-            loss = objective(x)
-            loss.backward()
-            return loss
-
-        opt.step(closure)
-    else:
-        opt = torch.optim.Adam([x], lr=lr)
-        for _ in range(n_steps):
-            opt.zero_grad()
-            objective(x).backward()
-            opt.step()
-            with torch.no_grad():
-                x.clamp_(0, 1)
+    optimise([x], lambda: objective(x), optimizer, n_steps, lr, project=lambda: x.clamp_(0, 1))
     return x.detach()
 
 

@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from stylize.imageio import read_image, resize_short_side
-from stylize.models import looks, weights, zoo
+from stylize.models import looks, registry, weights, zoo
 from stylize.offline.ship import ship
 from stylize.realtime.engines import frame_to_tensor
 
@@ -33,8 +33,8 @@ STYLE_SIZE = 512  # short side the paintings are seen at, as in `stylize image`
 
 
 def build(paintings_dir: Path) -> dict:
-    nets = {method: zoo.load_arbitrary_net(method) for method, name in zoo.ARBITRARY_WEIGHTS.items()
-            if name in weights.REGISTRY}
+    nets = {method: zoo.load(method) for method in registry.arbitrary_methods()
+            if registry.get(method).weights in weights.REGISTRY}
     table = {}
     for name, (file, title, artist, year) in PAINTINGS.items():
         image = frame_to_tensor(resize_short_side(read_image(paintings_dir / file), STYLE_SIZE))

@@ -15,19 +15,13 @@ from pathlib import Path
 
 import torch
 
-from stylize.models.aesfa import AesFANet
-from stylize.models.student import StudentNet
+from stylize.models import registry, weights, zoo
 from stylize.offline import looks
 from stylize.offline.averaging import trained_weights
 from stylize.offline.ship import ship
 
-# run folder -> (registry name, architecture, how to get inference weights from the trained module's state)
-RUNS = {
-    "student": ("student", "student",
-                lambda state: StudentNet.from_inference_state_dict(state).inference_state_dict()),
-    "adain": ("adain_r31_decoder", "adain-decoder", lambda state: state),
-    "aesfa": ("aesfa", "aesfa", lambda state: AesFANet.from_state_dict(state).state_dict()),
-}
+# The run folders: one per shipped arbitrary-style net, named after its method.
+RUNS = ("student", "adain", "aesfa")
 
 
 def main() -> None:
@@ -38,15 +32,17 @@ def main() -> None:
     parser.add_argument("--only", help="comma-separated subset of the runs (default: all three)")
     args = parser.parse_args()
     chosen = args.only.split(",") if args.only else list(RUNS)
-    for run, (name, architecture, inference) in RUNS.items():
+    for run in RUNS:
         if run not in chosen:
             continue
+        spec = registry.get(run)
         checkpoint = torch.load(args.runs / run / "checkpoint.pt", map_location="cpu", weights_only=True)
         config = checkpoint["config"]
         note = (f"{checkpoint['step']} steps, batch {config['batch']}, {config['size']} px crops, "
                 f"lr {config['lr']}, on the {args.device}")
-        path = ship(name, inference(trained_weights(checkpoint)), architecture, note)
-        print(f"{name}: {path} ({path.stat().st_size / 1e6:.2f} MB) — {note}")
+        net = spec.from_state(trained_weights(checkpoint), zoo.load_vgg)
+        path = ship(spec.weights, spec.inference_state(net), weights.spec_for(spec.weights).architecture, note)
+        print(f"{spec.weights}: {path} ({path.stat().st_size / 1e6:.2f} MB) — {note}")
     # Looks depend on the nets' weights, so they are rebuilt after every ship.
     path = ship(looks.LOOKS_NAME, looks.build(args.paintings), "looks", looks.NOTE)
     print(f"looks: {path} ({path.stat().st_size / 1e3:.0f} kB)")

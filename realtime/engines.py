@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from stylize.errors import UserError
-from stylize.models import looks, weights, zoo
+from stylize.models import looks, registry, zoo
 from stylize.models.color import COLOR_MODES, luminance_only, match_color
 
 
@@ -36,7 +36,7 @@ class Look:
 
     @property
     def is_fast_net(self) -> bool:
-        return self.method in weights.FAST_NETS
+        return registry.is_fast(self.method)
 
 
 def color_mode(preserve_color: bool | str | None) -> str | None:
@@ -230,11 +230,7 @@ class TorchEngine(CrossfadingEngine):
 
     def _net(self, method: str) -> torch.nn.Module:
         if method not in self._nets:
-            if method in weights.FAST_NETS:
-                net = zoo.load_fast_net(method)
-            else:
-                net = zoo.load_arbitrary_net(method)
-            self._nets[method] = net.to(self.device).eval()
+            self._nets[method] = zoo.load(method).to(self.device)
         return self._nets[method]
 
     @torch.inference_mode()

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from stylize.export import onnx as onnx_export
+from stylize.models import zoo
 from stylize.realtime.engines import CrossfadingEngine, Look, look_style, recolor
 
 # The input that carries alpha in AdaIN and student graphs; for other graphs alpha blends pixels.
@@ -72,16 +73,16 @@ class OnnxEngine(CrossfadingEngine):
     # ------------------------------------------------------------- nets --
     def _net(self, method: str) -> torch.nn.Module:
         if method not in self._nets:
-            self._nets[method] = onnx_export.load_net(method).eval()
+            self._nets[method] = zoo.load(method)
         return self._nets[method]
 
     def _session(self, method: str, height: int, width: int):
         net = self._net(method)
         # Fixed-size graphs (Engstrom) need one export per frame size.
-        key = (method,) if onnx_export.is_dynamic(net) else (method, height, width)
+        key = (method,) if onnx_export.is_dynamic(method) else (method, height, width)
         if key not in self._sessions:
-            path = onnx_export.cached_onnx(method, net=net, size=(height, width))
-            self._sessions[key] = onnx_export.open_session(path, self.threads, self.providers)
+            self._sessions[key] = onnx_export.cached_session(method, net=net, size=(height, width),
+                                                             threads=self.threads, providers=self.providers)
         return self._sessions[key]
 
     # ------------------------------------------------------------ looks --

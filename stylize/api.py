@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from stylize.errors import OptionError
-from stylize.jobs import GATYS, ImageJob, VideoResult, as_mask, as_rgb, fit_long_side, stylize_video_file
+from stylize.jobs import (BACKENDS, GATYS, ImageJob, VideoResult, as_mask, as_rgb, check_options, fit_long_side,
+                          stylize_video_file)
 from stylize.models import looks as builtin_looks
-from stylize.models import weights, zoo
+from stylize.models import registry, weights
 from stylize.realtime.engines import Engine, Look, TorchEngine, color_mode
 
-DEFAULT_METHOD = zoo.DEFAULT_METHOD
-BACKENDS = ("auto", "torch", "onnxruntime")
+DEFAULT_METHOD = registry.DEFAULT_METHOD
 
 Picture = np.ndarray | str | os.PathLike  # an RGB array or an image file
 Style = Picture | Sequence[Picture]  # one painting or several
@@ -44,6 +44,7 @@ class MethodInfo:
     weights: tuple[str, ...]  # registered weight names it loads
     weights_found: bool  # all of them are here (shipped, $STYLIZE_WEIGHTS or the cache)
     realtime: bool  # runs through an engine (video, live); False for Gatys' optimisation
+    summary: str = ""
 
     @property
     def fixed_look(self) -> bool:
@@ -51,22 +52,21 @@ class MethodInfo:
 
 
 def methods() -> list[MethodInfo]:
-    """Every method stylize knows, fast nets first, with its style kind and whether its weights are here."""
+    """Every method stylize knows (the registered nets, then Gatys), with its style kind and whether its weights are here."""
     return _method_table()
 
 
 def _method_table() -> list[MethodInfo]:
-    # The one place that knows the method tables of models/zoo.py and models/weights.py.
+    # The nets come from models/registry.py; Gatys is an optimisation, not a registered net.
     vgg_found = bool(weights.find("vgg19_r31") or weights.find("vgg19"))
-    table = [MethodInfo(name, "none", False, (name,), weights.find(name) is not None, True)
-             for name in weights.FAST_NETS]
-    for method, weights_name in zoo.ARBITRARY_WEIGHTS.items():
-        needs_vgg = method == "adain"
-        found = weights.find(weights_name) is not None and (vgg_found or not needs_vgg)
-        kind = "aesfa" if method == "aesfa" else "adain"
-        table.append(MethodInfo(method, kind, needs_vgg, (weights_name, *(("vgg19_r31",) if needs_vgg else ())),
-                                found, True))
-    table.append(MethodInfo(GATYS, "image", True, ("vgg19_r31",), vgg_found, False))
+    table = []
+    for name in registry.methods():
+        spec = registry.get(name)
+        found = weights.find(spec.weights) is not None and (vgg_found or not spec.needs_vgg)
+        names = (spec.weights, "vgg19_r31") if spec.needs_vgg else (spec.weights,)
+        table.append(MethodInfo(name, spec.style_kind, spec.needs_vgg, names, found, True, spec.summary))
+    table.append(MethodInfo(GATYS, "image", True, ("vgg19_r31",), vgg_found, False,
+                            "Gatys: optimises the picture itself against VGG-19 statistics (slow, best quality)"))
     return table
 
 
@@ -88,7 +88,7 @@ def _builtin_look(name: str, method: str) -> Look:
 
 
 def _check_method(method: str) -> None:
-    known = (*weights.FAST_NETS, *zoo.ARBITRARY_METHODS, GATYS)
+    known = (*registry.methods(), GATYS)
     if method not in known:
         raise OptionError(f"unknown method {method!r}; choose from {', '.join(known)}")
 
@@ -126,12 +126,12 @@ def make_look(method: str | None = None, *, look: str | None = None, style: Styl
     method = method or (DEFAULT_METHOD if styled else None)
     if method is None:
         raise OptionError(f"nothing to stylize with: give a look (--look NAME), a style (--style PAINTING.jpg) "
-                          f"or a method ({', '.join(weights.FAST_NETS)})")
+                          f"or a method ({', '.join(registry.fast_methods())})")
     _check_method(method)
-    if method in weights.FAST_NETS:
+    if registry.is_fast(method):
         if styled:
             raise OptionError(f"{method!r} is a fast net with a fixed look; --style and --look need an "
-                              f"arbitrary-style net ({', '.join(zoo.ARBITRARY_METHODS)}) or gatys")
+                              f"arbitrary-style net ({', '.join(registry.arbitrary_methods())}) or gatys")
         return Look(method, method)
     if method == GATYS and look:
         raise OptionError("gatys needs --style PAINTING.jpg (built-in looks are for the feed-forward nets)")
@@ -142,22 +142,6 @@ def make_look(method: str | None = None, *, look: str | None = None, style: Styl
     images = _style_images(style)
     return Look("+".join(name for name, _ in images), method, [rgb for _, rgb in images],
                 _style_weights(style_weights, len(images)))
-
-
-def check_options(alpha: float = 1.0, size: int | None = None, backend: str = "auto",
-                  preserve_color: bool | str | None = None) -> None:
-    """Raise OptionError for an alpha, size, backend or colour mode out of range."""
-    if not 0.0 <= alpha <= 1.0:
-        raise OptionError(f"alpha (--alpha) must be between 0 and 1, got {alpha}")
-    if size is not None and size < 16:
-        raise OptionError(f"size (--size) must be at least 16 pixels, got {size}")
-    if backend not in BACKENDS:
-        raise OptionError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
-    try:
-        color_mode(preserve_color)
-    except ValueError:
-        raise OptionError(f"preserve_color (--preserve-color) must be luminance or match, "
-                          f"got {preserve_color!r}") from None
 
 
 def new_engine(backend: str = "auto", alpha: float = 1.0, preserve_color: bool | str | None = None) -> Engine:
@@ -192,7 +176,7 @@ class StyleEngine:
             raise OptionError("gatys optimises each picture; use stylize_image(..., method='gatys')")
         self.method = method
         self.engine = engine
-        if method in weights.FAST_NETS:
+        if registry.is_fast(method):
             engine.set_style(Look(method, method))
 
     def set_style(self, style: Look | Style) -> None:

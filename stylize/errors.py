@@ -24,3 +24,7 @@ class OptionError(StylizeError):
 
 class WeightsError(StylizeError):
     """Weights are missing, cannot be downloaded, fail their sha256 check or do not fit the net."""
+
+
+class OutputError(StylizeError):
+    """An output cannot be written where it was asked for (folder missing, not writable, unknown format)."""

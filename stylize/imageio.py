@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from stylize.errors import UserError
+from stylize.errors import InputError, OutputError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 MIN_SIDE = 16  # below this the encoders' pooling leaves nothing to stylize
@@ -40,16 +40,16 @@ def _captured_c_stderr():
 
 def _decode(data: bytes, label: str) -> np.ndarray:
     if not data:
-        raise UserError(f"{label}: file is empty")
+        raise InputError(f"{label}: file is empty")
     if data[:2] == b"\xff\xd8" and not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
         # libjpeg decodes a truncated JPEG with a grey tail and only a warning.
-        raise UserError(f"{label}: JPEG is truncated or corrupt (no end-of-image marker)")
+        raise InputError(f"{label}: JPEG is truncated or corrupt (no end-of-image marker)")
     with _captured_c_stderr() as warnings:
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if "Corrupt JPEG data" in "".join(warnings):
-        raise UserError(f"{label}: JPEG data is corrupt")
+        raise InputError(f"{label}: JPEG data is corrupt")
     if image is None:
-        raise UserError(f"{label}: not a readable image (corrupt, or not an image format OpenCV knows)")
+        raise InputError(f"{label}: not a readable image (corrupt, or not an image format OpenCV knows)")
     return image
 
 
@@ -74,32 +74,32 @@ def to_rgb8(image: np.ndarray) -> np.ndarray:
 
 
 def read_image(source: str | os.PathLike, min_side: int = MIN_SIDE) -> np.ndarray:
-    """Read a file (or '-' for stdin) as HxWx3 uint8 RGB, or raise UserError."""
+    """Read a file (or '-' for stdin) as HxWx3 uint8 RGB, or raise InputError."""
     label = "stdin" if str(source) == "-" else str(source)
     if str(source) == "-":
         data = sys.stdin.buffer.read()
     else:
         path = Path(source)
         if not path.exists():
-            raise UserError(f"{label}: no such file")
+            raise InputError(f"{label}: no such file")
         if path.is_dir():
-            raise UserError(f"{label}: is a directory, expected an image file")
+            raise InputError(f"{label}: is a directory, expected an image file")
         data = path.read_bytes()
     rgb = to_rgb8(_decode(data, label))
     height, width = rgb.shape[:2]
     if min(height, width) < min_side:
-        raise UserError(f"{label}: image is {width}x{height}; at least {min_side}x{min_side} pixels are needed")
+        raise InputError(f"{label}: image is {width}x{height}; at least {min_side}x{min_side} pixels are needed")
     return rgb
 
 
 def encode(rgb: np.ndarray, suffix: str) -> bytes:
     suffix = suffix.lower() or ".png"
     if suffix not in IMAGE_SUFFIXES:
-        raise UserError(f"cannot write {suffix!r} images; use one of {', '.join(sorted(IMAGE_SUFFIXES))}")
+        raise OutputError(f"cannot write {suffix!r} images; use one of {', '.join(sorted(IMAGE_SUFFIXES))}")
     params = [cv2.IMWRITE_JPEG_QUALITY, 95] if suffix in (".jpg", ".jpeg") else []
     ok, buffer = cv2.imencode(suffix, np.ascontiguousarray(rgb[:, :, ::-1]), params)
     if not ok:
-        raise UserError(f"could not encode the image as {suffix}")
+        raise OutputError(f"could not encode the image as {suffix}")
     return buffer.tobytes()
 
 
@@ -109,18 +109,18 @@ def check_writable(target: str | os.PathLike) -> None:
         return
     path = Path(target)
     if path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise UserError(f"{path}: unknown image extension; use one of {', '.join(sorted(IMAGE_SUFFIXES))}")
+        raise OutputError(f"{path}: unknown image extension; use one of {', '.join(sorted(IMAGE_SUFFIXES))}")
     if not path.parent.is_dir():
-        raise UserError(f"{path}: output directory {path.parent} does not exist")
+        raise OutputError(f"{path}: output directory {path.parent} does not exist")
     if not os.access(path.parent, os.W_OK):
-        raise UserError(f"{path}: output directory {path.parent} is not writable")
+        raise OutputError(f"{path}: output directory {path.parent} is not writable")
 
 
 def write_atomic(target: str | os.PathLike, data: bytes) -> None:
     """Write bytes to a temporary file beside `target`, then rename it into place."""
     path = Path(target)
     if not path.parent.is_dir():
-        raise UserError(f"{path}: output directory {path.parent} does not exist")
+        raise OutputError(f"{path}: output directory {path.parent} does not exist")
     handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as out:

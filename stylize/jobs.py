@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from stylize.errors import InputError, OptionError, StylizeError
+from stylize.errors import InputError, OptionError, OutputError, StylizeError
 from stylize.imageio import read_image, resize_to
 from stylize.realtime.engines import Engine, Look, color_mode
 from stylize.realtime.pipeline import Pipeline, StopReason, write_stats
@@ -26,8 +26,25 @@ from stylize.realtime.sinks import VideoWriter
 from stylize.realtime.sources import VideoFile
 from stylize.realtime.tiling import OVERLAP, PIXEL_BUDGET, TILE, needs_tiles, stylize_tiled
 
+BACKENDS = ("auto", "torch", "onnxruntime")
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".m4v", ".avi", ".webm")
 GATYS = "gatys"  # the optimisation method: no engine, slow, any painting
+
+
+def check_options(alpha: float = 1.0, size: int | None = None, backend: str = "auto",
+                  preserve_color: bool | str | None = None) -> None:
+    """Raise OptionError for an alpha, size, backend or colour mode out of range."""
+    if not 0.0 <= alpha <= 1.0:
+        raise OptionError(f"alpha (--alpha) must be between 0 and 1, got {alpha}")
+    if size is not None and size < 16:
+        raise OptionError(f"size (--size) must be at least 16 pixels, got {size}")
+    if backend not in BACKENDS:
+        raise OptionError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    try:
+        color_mode(preserve_color)
+    except ValueError:
+        raise OptionError(f"preserve_color (--preserve-color) must be luminance or match, "
+                          f"got {preserve_color!r}") from None
 
 
 # ------------------------------------------------------------------ video --
@@ -56,26 +73,26 @@ def check_output(path: str | os.PathLike, label: str = "output") -> None:
     """Fail before any work if a video or stats file cannot be written at `path`."""
     target = Path(path)
     if target.is_dir():
-        raise OptionError(f"{path}: {label} is a folder; give a file name")
+        raise OutputError(f"{path}: {label} is a folder; give a file name")
     if not target.parent.is_dir():
-        raise OptionError(f"{path}: {label} folder {target.parent} does not exist")
+        raise OutputError(f"{path}: {label} folder {target.parent} does not exist")
     if not os.access(target.parent, os.W_OK):
-        raise OptionError(f"{path}: {label} folder {target.parent} is not writable")
+        raise OutputError(f"{path}: {label} folder {target.parent} is not writable")
 
 
 def _check_video_paths(source: Path, target: Path, stats_path: str | os.PathLike | None) -> None:
     check_output(target)
     if target.suffix.lower() not in VIDEO_SUFFIXES:
-        raise OptionError(f"{target}: unknown video extension; use one of {', '.join(VIDEO_SUFFIXES)}")
+        raise OutputError(f"{target}: unknown video extension; use one of {', '.join(VIDEO_SUFFIXES)}")
     if stats_path is not None:
         check_output(stats_path, "stats file")
     if source.exists() and target.exists() and source.samefile(target):
-        raise OptionError(f"{target}: the output would overwrite the input; pick another name")
+        raise OutputError(f"{target}: the output would overwrite the input; pick another name")
 
 
 @contextmanager
 def _input_errors():
-    """Reading an input failed: its StylizeError becomes the more precise InputError."""
+    """Opening an input failed: a plain StylizeError (the sources raise those) becomes an InputError."""
     try:
         yield
     except StylizeError as exc:
@@ -99,8 +116,8 @@ def stylize_video_file(source: str | os.PathLike, target: str | os.PathLike, loo
     name and renamed when done. Ctrl-C (and SIGTERM, when called from the main
     thread) stops early and still leaves a playable file with the frames done
     so far; the result then says INTERRUPTED. A progress bar with ETA goes to
-    stderr with `progress`. Bad paths raise OptionError, unreadable input
-    InputError, all before any frame is stylized.
+    stderr with `progress`. Bad output paths raise OutputError, unreadable
+    input InputError, all before any frame is stylized.
     """
     source, target = Path(source), Path(target)
     _check_video_paths(source, target, stats_path)
@@ -155,8 +172,7 @@ def as_rgb(image: np.ndarray | str | os.PathLike) -> np.ndarray:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise InputError(f"an image must be HxWx3 uint8 RGB, got {image.dtype} {image.shape}")
         return image
-    with _input_errors():
-        return read_image(image)
+    return read_image(image)
 
 
 def as_mask(mask: np.ndarray | str | os.PathLike, height: int, width: int) -> np.ndarray:
@@ -165,8 +181,7 @@ def as_mask(mask: np.ndarray | str | os.PathLike, height: int, width: int) -> np
         gray = mask.astype(np.float32) / (255.0 if mask.dtype == np.uint8 else 1.0)
         gray = gray.mean(axis=2) if gray.ndim == 3 else gray
     else:
-        with _input_errors():
-            gray = read_image(mask, min_side=1).astype(np.float32).mean(axis=2) / 255.0
+        gray = read_image(mask, min_side=1).astype(np.float32).mean(axis=2) / 255.0
     if gray.shape != (height, width):
         gray = cv2.resize(gray, (width, height), interpolation=cv2.INTER_LINEAR)
     return gray
@@ -185,13 +200,8 @@ class ImageJob:
     def __init__(self, look: Look, engine: Engine | None = None, *, alpha: float = 1.0,
                  preserve_color: bool | str | None = None, steps: int | None = None, progress: bool = False,
                  tile_budget: int = PIXEL_BUDGET, tile: int = TILE, overlap: int = OVERLAP):
-        if not 0.0 <= alpha <= 1.0:
-            raise OptionError(f"alpha (--alpha) must be between 0 and 1, got {alpha}")
-        try:
-            self.preserve_color = color_mode(preserve_color)
-        except ValueError:
-            raise OptionError(f"preserve_color (--preserve-color) must be luminance or match, "
-                              f"got {preserve_color!r}") from None
+        check_options(alpha, preserve_color=preserve_color)
+        self.preserve_color = color_mode(preserve_color)
         self.look, self.alpha, self.steps, self.progress = look, alpha, steps, progress
         self.tile_budget, self.tile, self.overlap = tile_budget, tile, overlap
         self.engine = engine

@@ -71,7 +71,7 @@ def test_adain_without_vgg_names_where_it_looked(cli, tmp_path, bare_env, style_
 
 @pytest.mark.parametrize("method", ["student", "aesfa", "adain"])
 def test_every_look_has_parameters_for_every_shipped_net(method, weights_dir):
-    net = zoo.load_arbitrary_net(method)
+    net = zoo.load(method)
     content = torch.rand(1, 3, 37, 53)
     for name in looks.names():
         with torch.no_grad():

@@ -7,7 +7,7 @@ import av
 import pytest
 
 from stylize import api
-from stylize.errors import InputError, OptionError
+from stylize.errors import InputError, OptionError, OutputError
 from stylize.jobs import ImageJob, stylize_video_file
 from stylize.realtime.pipeline import StopReason
 from stylize.realtime.sinks import VideoWriter
@@ -88,9 +88,9 @@ def _audio_only(path):
 @pytest.mark.parametrize("case, error, needle", [
     ("missing input", InputError, "no such file"),
     ("no video stream", InputError, "no video stream"),
-    ("unknown suffix", OptionError, "extension"),
-    ("overwrite input", OptionError, "overwrite"),
-    ("output folder missing", OptionError, "does not exist"),
+    ("unknown suffix", OutputError, "extension"),
+    ("overwrite input", OutputError, "overwrite"),
+    ("output folder missing", OutputError, "does not exist"),
 ])
 def test_bad_video_paths_raise_typed_errors_and_leave_nothing(case, error, needle, clip, tmp_path):
     source, target = {

@@ -5,7 +5,7 @@ from stylize import api
 from stylize.errors import OptionError
 from stylize.jobs import backend_label  # noqa: F401 (live and video print it)
 from stylize.models import looks as builtin_looks
-from stylize.models import weights, zoo
+from stylize.models import registry, weights
 from stylize.models.color import COLOR_MODES
 from stylize.realtime.engines import Engine, Look
 
@@ -15,9 +15,9 @@ def add_look_options(parser, several: bool, gatys: bool = False) -> None:
     each = "; several, comma-separated, give looks to switch between" if several else ""
     slow = ", or gatys (slow optimisation, best quality)" if gatys else ""
     group = parser.add_argument_group("what it looks like")
-    group.add_argument("--method", help=f"a fast net ({', '.join(weights.FAST_NETS)}), or the arbitrary-style net "
-                                        f"for --style and --look ({', '.join(zoo.ARBITRARY_METHODS)}; default "
-                                        f"{zoo.DEFAULT_METHOD}){slow}{each}")
+    group.add_argument("--method", help=f"a fast net ({', '.join(registry.fast_methods())}), or the arbitrary-style net "
+                                        f"for --style and --look ({', '.join(registry.arbitrary_methods())}; default "
+                                        f"{registry.DEFAULT_METHOD}){slow}{each}")
     group.add_argument("--style", help=f"painting image(s) for an arbitrary-style net{each}")
     group.add_argument("--look", help=f"built-in look(s) by name (see `stylize image --list-looks`){each}")
     group.add_argument("--alpha", type=float, default=1.0, help="0 = the original picture, 1 = full style (default 1)")
@@ -59,7 +59,7 @@ def build_looks(args, several: bool) -> list[Look]:
         # `stylize live` with nothing named: the built-in looks, else every fast net that is here.
         if builtin_looks.names():
             return [api.look(name) for name in builtin_looks.names()]
-        methods = [name for name in weights.FAST_NETS if weights.find(name)]
+        methods = [name for name in registry.fast_methods() if weights.find(name)]
     if not methods:
         return [api.make_look(None)]  # raises: nothing to stylize with
     return [api.make_look(method) for method in methods]

@@ -13,7 +13,7 @@ from stylize.bench import quality
 from stylize.bench.nets import random_net
 from stylize.cli import main
 from stylize.errors import UserError
-from stylize.models import zoo
+from stylize.models import registry, zoo
 from stylize.realtime.engines import frame_to_tensor
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -37,9 +37,13 @@ def finite(value) -> bool:
 
 
 def test_tiny_run_scores_every_kind_of_method(weights_dir, eval_dir, tmp_path, monkeypatch):
-    def no_registered_weights(method):
-        raise UserError(f"no trained weights for {method!r} (test)")
-    monkeypatch.setattr(zoo, "load_arbitrary_net", no_registered_weights)
+    load_registered = zoo.load
+
+    def no_registered_weights(method, explicit=None):
+        if registry.get(method).arbitrary:
+            raise UserError(f"no trained weights for {method!r} (test)")
+        return load_registered(method, explicit)
+    monkeypatch.setattr(zoo, "load", no_registered_weights)
     settings = quality.Settings(eval_dir=eval_dir, size=64, gatys_size=48, main_pairs=3, pairs=2, gatys_steps=2,
                                 methods=("student", "aesfa", "scream", "candy", "gatys"))
     result = quality.run(settings, out=tmp_path, progress=False, nets={"student": random_net("student")})
