@@ -122,6 +122,8 @@ def make_look(method: str | None = None, *, look: str | None = None, style: Styl
     """
     if look and style is not None:
         raise OptionError("give either a look (--look) or a style (--style), not both")
+    if style_weights is not None and style is None:
+        raise OptionError("style weights (--style-weights) need as many paintings (--style)")
     styled = bool(look) or style is not None
     method = method or (DEFAULT_METHOD if styled else None)
     if method is None:
@@ -131,7 +133,7 @@ def make_look(method: str | None = None, *, look: str | None = None, style: Styl
     if registry.is_fast(method):
         if styled:
             raise OptionError(f"{method!r} is a fast net with a fixed look; --style and --look need an "
-                              f"arbitrary-style net ({', '.join(registry.arbitrary_methods())}) or gatys")
+                              f"arbitrary-style net ({', '.join(registry.arbitrary_methods())})")
         return Look(method, method)
     if method == GATYS and look:
         raise OptionError("gatys needs --style PAINTING.jpg (built-in looks are for the feed-forward nets)")

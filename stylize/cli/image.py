@@ -105,10 +105,7 @@ def build_look(args) -> Look:
             weights = [float(w) for w in split(args.style_weights)]
         except ValueError:
             raise OptionError(f"--style-weights must be numbers, got {args.style_weights!r}") from None
-    styles = split(args.style) or None
-    if weights is not None and styles is None:
-        raise OptionError("--style-weights needs --style with as many paintings")
-    look = api.make_look(args.method, look=args.look, style=styles, style_weights=weights)
+    look = api.make_look(args.method, look=args.look, style=split(args.style) or None, style_weights=weights)
     if args.mask:
         as_mask(args.mask, 16, 16)  # readable at all? (resized per image later)
     return look
