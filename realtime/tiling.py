@@ -41,37 +41,38 @@ def needs_tiles(height: int, width: int, budget: int = PIXEL_BUDGET) -> bool:
     return height * width > budget
 
 
-def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
-    """Starts of equal tiles covering [0, length): steps of at most tile - overlap, the last flush with the end."""
-    if length <= tile:
-        return [0]
-    count = -(-(length - overlap) // (tile - overlap))  # ceil: enough tiles that each overlap is >= overlap
-    return [round(i * (length - tile) / (count - 1)) for i in range(count)]
+def tile_count(length: int, tile: int, overlap: int) -> int:
+    """How many tiles of at most `tile` pixels, sharing `overlap`, cover `length` pixels."""
+    return 1 if length <= tile else -(-(length - overlap) // (tile - overlap))
 
 
 def axis_tiles(length: int, tile: int, overlap: int) -> Tiles:
-    """The tiles along one axis and their weights, which sum to 1 at every position."""
+    """Equal tiles along one axis, as small as covers it with `overlap` shared, and weights that sum to 1.
+
+    Each tile is at most `tile` long; the first starts at 0, the last ends at `length`.
+    """
     if not 0 < overlap < tile:
         raise ValueError(f"overlap must be between 0 and the tile size {tile}, got {overlap}")
-    size = min(tile, length)
-    starts = tile_starts(length, tile, overlap)
-    raw = np.zeros((len(starts), length), np.float64)
+    count = tile_count(length, tile, overlap)
+    size = min(length, -(-(length + (count - 1) * overlap) // count))
+    starts = [0] if count == 1 else [round(i * (length - size) / (count - 1)) for i in range(count)]
+    raw = np.zeros((count, length), np.float64)
     for i, start in enumerate(starts):
-        raw[i, start:start + size] = _ramp(size, overlap, first=i == 0, last=i == len(starts) - 1)
+        raw[i, start:start + size] = _ramp(size, min(overlap, size // 2), first=i == 0, last=i == count - 1)
     total = raw.sum(axis=0)
     weights = [(raw[i, s:s + size] / total[s:s + size]).astype(np.float32) for i, s in enumerate(starts)]
     return Tiles(starts, size, weights)
 
 
-def _ramp(size: int, overlap: int, first: bool, last: bool) -> np.ndarray:
-    """1 inside, a raised cosine down to nearly 0 over `overlap` at each edge that meets another tile."""
+def _ramp(size: int, band: int, first: bool, last: bool) -> np.ndarray:
+    """1 inside, a raised cosine down to nearly 0 over `band` pixels at each edge that meets another tile."""
     weight = np.ones(size, np.float64)
-    # Positions 0.5 .. overlap-0.5 across the edge band: never exactly 0, so the normalisation is defined.
-    band = 0.5 - 0.5 * np.cos(np.pi * (np.arange(overlap) + 0.5) / overlap)
+    # Positions 0.5 .. band-0.5 across the edge: never exactly 0, so the normalisation is defined.
+    ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(band) + 0.5) / band)
     if not first:
-        weight[:overlap] = band
+        weight[:band] = ramp
     if not last:
-        weight[size - overlap:] = band[::-1]
+        weight[size - band:] = ramp[::-1]
     return weight
 
 
