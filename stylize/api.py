@@ -28,6 +28,9 @@ from stylize.models import looks as builtin_looks
 from stylize.models import registry, weights
 from stylize.realtime.engines import Engine, Look, TorchEngine, color_mode
 
+__all__ = ["BACKENDS", "DEFAULT_METHOD", "GATYS", "MethodInfo", "StyleEngine", "VideoResult", "check_options",
+           "engine", "look", "looks", "make_look", "methods", "new_engine", "stylize_image", "stylize_video"]
+
 DEFAULT_METHOD = registry.DEFAULT_METHOD
 
 Picture = np.ndarray | str | os.PathLike  # an RGB array or an image file
