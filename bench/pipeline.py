@@ -8,10 +8,9 @@ MPEG-TS stream to udp://127.0.0.1 (the OBS path), encoded with x264.
 
 Reported per loop: throughput (frames out per second), capture → output latency
 p50/p95, latency in the first and last quarter of the run, drops, and the net's
-own time per frame. Ratios compare the two. Results go to
-bench/results/pipeline.json and a latency-over-time plot, pipeline.png (--name changes the stem).
-
-    python -m stylize.bench.pipeline [--seconds 40] [--repeats 3] [--size 640x480] [--fps 30] [--method M]
+own time per frame. Ratios compare the two. Results: pipeline.json and a
+latency-over-time plot, pipeline.png (--name changes the stem), in the folder
+given with -o (default ./bench-results/). Run it as `stylize bench pipeline`.
 """
 from __future__ import annotations
 
@@ -21,27 +20,26 @@ import os
 # passive waiting is the right policy when other threads (source, sinks) share the cores.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from stylize.bench import report  # noqa: E402
 from stylize.bench.report import cpu_model  # noqa: E402
+from stylize.errors import OptionError, WeightsError  # noqa: E402
 from stylize.models import registry, weights  # noqa: E402
 from stylize.realtime.engines import Look, TorchEngine  # noqa: E402
 from stylize.realtime.frames import Frame  # noqa: E402
 from stylize.realtime.pipeline import Pipeline  # noqa: E402
 from stylize.realtime.sinks import NetworkStream, Sink  # noqa: E402
 from stylize.realtime.sources import TestPattern  # noqa: E402
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 class Timed(Sink):
@@ -71,6 +69,15 @@ def free_udp_port() -> int:
         return probe.getsockname()[1]
 
 
+def check_method(method: str) -> None:
+    """The pipeline benchmark runs a fast net whose weights are here."""
+    if not registry.is_fast(method):
+        raise OptionError(f"--method must be a fast net ({', '.join(registry.fast_methods())}), got {method!r}")
+    if not weights.find(method):
+        raise WeightsError(f"no weights found for {method}; set STYLIZE_WEIGHTS or run `stylize weights fetch "
+                           f"{method}`")
+
+
 def fastest_net(width: int, height: int) -> tuple[str, dict[str, float]]:
     """Time one net per architecture (the nets of one architecture cost the same) and pick the faster."""
     frame = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
@@ -79,7 +86,7 @@ def fastest_net(width: int, height: int) -> tuple[str, dict[str, float]]:
         if weights.find(name):
             per_architecture.setdefault(weights.spec_for(name).architecture, name)
     if not per_architecture:
-        sys.exit("no fast-net weights found; set STYLIZE_WEIGHTS")
+        raise WeightsError("no fast-net weights found for the pipeline benchmark; set STYLIZE_WEIGHTS or give --method")
     timings = {}
     for name in per_architecture.values():
         engine = TorchEngine()
@@ -183,8 +190,8 @@ def combine(runs: list[dict]) -> dict:
     }
 
 
-def plot(results: dict, path: Path) -> None:
-    """Latency over time for both loops, drawn with OpenCV (matplotlib is not a dependency)."""
+def plot(results: dict) -> np.ndarray:
+    """Latency over time for both loops as a BGR picture, drawn with OpenCV (matplotlib is not a dependency)."""
     width, height, left, right, top, bottom = 960, 560, 80, 30, 60, 60
     canvas = np.full((height, width, 3), 255, np.uint8)
     series = {"naive loop": ((40, 40, 220), results["naive"]["timeline"]),
@@ -217,23 +224,25 @@ def plot(results: dict, path: Path) -> None:
         y = top + 20 + 22 * row
         cv2.line(canvas, (width - 260, y - 5), (width - 230, y - 5), colour, 3)
         cv2.putText(canvas, label, (width - 222, y), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.imwrite(str(path), canvas)
+    return canvas
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=40.0, help="length of each run (default 40)")
-    parser.add_argument("--size", default="640x480", help="frame size WxH (default 640x480)")
-    parser.add_argument("--fps", type=float, default=30.0, help="the camera's frame rate (default 30)")
-    parser.add_argument("--repeats", type=int, default=3, help="alternating runs of each loop (default 3)")
-    parser.add_argument("--method", help="fast net to use (default: the fastest one here)")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the results (default bench/results)")
-    parser.add_argument("--name", default="pipeline", help="file stem of the results: NAME.json, NAME.png")
-    args = parser.parse_args(argv)
-    width, height = (int(v) for v in args.size.lower().split("x"))
+@dataclass
+class Settings:
+    seconds: float = 40.0
+    resolution: tuple[int, int] = (640, 480)
+    fps: float = 30.0
+    repeats: int = 3
+    method: str | None = None  # None: the fastest fast net found here
+    name: str = "pipeline"  # file stem: NAME.json, NAME.png
+
+
+def run(settings: Settings, out: str | os.PathLike | None = None) -> dict:
+    """Both loops, alternating, `settings.repeats` times; writes NAME.json and NAME.png into `out`."""
+    width, height = settings.resolution
     load = os.getloadavg()
-    if args.method:
-        method, timings = args.method, {}
+    if settings.method:
+        method, timings = settings.method, {}
     else:
         method, timings = fastest_net(width // 2, height // 2)
     look = Look(method, method)
@@ -241,27 +250,38 @@ def main(argv: list[str] | None = None) -> int:
     engine.set_style(look)
     engine(np.zeros((height, width, 3), np.uint8))  # warm-up at full size
 
-    print(f"net {method} at {width}x{height}, camera {args.fps:g} fps, {args.repeats} x {args.seconds:g} s per loop",
-          file=sys.stderr)
+    print(f"net {method} at {width}x{height}, camera {settings.fps:g} fps, {settings.repeats} x "
+          f"{settings.seconds:g} s per loop", file=sys.stderr)
     runs: dict[str, list[dict]] = {"naive": [], "pipeline": []}
-    for repeat in range(args.repeats):
+    for repeat in range(settings.repeats):
         # Alternate which loop goes first, so drift in the machine's load hits both alike.
         order = ("naive", "pipeline") if repeat % 2 == 0 else ("pipeline", "naive")
         for name in order:
-            runs[name].append(run_once(name, width, height, args.fps, args.seconds, engine, look))
+            runs[name].append(run_once(name, width, height, settings.fps, settings.seconds, engine, look))
             shown = {k: v for k, v in runs[name][-1].items() if k != "timeline"}
             print(f"{name} #{repeat + 1}: {shown}", file=sys.stderr)
+    result = build_report(settings, method, timings, load, runs)
+    folder = report.results_dir(out)
+    result["files"] = [str(folder / f"{settings.name}.json"), str(folder / f"{settings.name}.png")]
+    report.write_json(folder / f"{settings.name}.json", result)
+    report.write_png(folder / f"{settings.name}.png", plot(result)[..., ::-1])  # drawn in OpenCV's BGR
+    return result
 
+
+def build_report(settings: Settings, method: str, timings: dict[str, float], load: tuple[float, ...],
+                 runs: dict[str, list[dict]]) -> dict:
+    """The JSON result: machine, settings, the ratios between the loops, each loop and every run."""
+    width, height = settings.resolution
     naive, threaded_ = combine(runs["naive"]), combine(runs["pipeline"])
     pair_ratios = [p["throughput_fps"] / n["throughput_fps"] for n, p in zip(runs["naive"], runs["pipeline"])]
-    report = {
+    return {
         "benchmark": "pipeline",
         "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform(),
                     "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
                     "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
                     "load_average_at_start": [round(x, 2) for x in load]},
-        "settings": {"size": [width, height], "camera_fps": args.fps, "seconds": args.seconds,
-                     "repeats": args.repeats, "method": method,
+        "settings": {"size": [width, height], "camera_fps": settings.fps, "seconds": settings.seconds,
+                     "repeats": settings.repeats, "method": method,
                      "net_probe_s": {k: round(v, 3) for k, v in timings.items()},
                      "output": "MPEG-TS H.264 to udp://127.0.0.1"},
         "ratios": {
@@ -279,14 +299,11 @@ def main(argv: list[str] | None = None) -> int:
         "naive": naive,
         "pipeline": threaded_,
         "runs": runs,
-        "title": f"{method} on CPU at {width}x{height}, camera {args.fps:g} fps (first repeat)",
+        "title": f"{method} on CPU at {width}x{height}, camera {settings.fps:g} fps (first repeat)",
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
-    plot(report, args.out / f"{args.name}.png")
-    print(json.dumps(report["ratios"], indent=2))
-    return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def format_result(result: dict) -> str:
+    lines = [json.dumps(result["ratios"], indent=2)]
+    lines += [f"wrote {path}" for path in result.get("files", [])]
+    return "\n".join(lines)

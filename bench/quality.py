@@ -9,12 +9,12 @@ resized to the given short side, the style image the same as the content.
 
 What runs:
   main set     adain, aesfa, student on --main-pairs content x style pairs at
-               --size (512): 153 pairs by default, each of the 17 contents with
+               --short-side (512): 153 pairs by default, each of the 17 contents with
                9 different styles and each style used 9 times (spread_pairs);
                the fast nets (Johnson, Engstrom) on every content, scored
                against their own painting where eval/style has it (OWN_STYLE),
                else on content loss only.
-  reference    Gatys on a fixed subset of pairs (--pairs, 8) at --gatys-size
+  reference    Gatys on a fixed subset of pairs (--pairs, 8) at --gatys-short-side
                (384), and every arbitrary net on the same pairs at the same
                size, so the ratios compare equals.
   --full       every pair in both sets (Gatys on all 289 pairs takes hours).
@@ -29,8 +29,9 @@ Targets (from the training issue): on the reference subset, AdaIN-r31 and
 AesFA reach mean style loss <= 2x Gatys's at content loss <= 1.5x Gatys's; on
 the main set the student is within 1.3x of AdaIN-r31 on both losses.
 
-Results: bench/results/quality.json and quality.png, a grid of reference
-pairs (content, style, gatys, adain, aesfa, student).
+Results: quality.json and quality.png, a grid of reference pairs (content,
+style, gatys, adain, aesfa, student), in the folder given (default
+./bench-results/).
 """
 from __future__ import annotations
 
@@ -52,9 +53,10 @@ from stylize.bench.nets import BenchNet, bench_net
 from stylize.errors import UserError
 from stylize.imageio import list_images, read_image, resize_short_side
 from stylize.models import losses, registry, weights, zoo
-from stylize.realtime.engines import frame_to_tensor, tensor_to_frame
+from stylize.tensors import frame_to_tensor, tensor_to_frame
 
-DEFAULT_EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "eval"
+# From the current directory: the repository root of a checkout with ../shared beside it.
+DEFAULT_EVAL = Path("..") / "shared" / "data" / "eval"
 ARBITRARY = tuple(sorted(registry.arbitrary_methods()))  # table order: adain, aesfa, student
 GATYS = "gatys"
 # The painting each fast net was trained on, where eval/style holds a copy.
@@ -237,83 +239,49 @@ def _score_fast_net(stylize: Callable, contents: list[Image], own: Image | None,
     return _summary(records, spent)
 
 
+@dataclass
+class EvalSets:
+    """The eval images at both scales and the pairs scored on each."""
+    contents: list[Image]
+    styles: list[Image]
+    ref_contents: list[Image]
+    ref_styles: list[Image]
+    main_pairs: list[tuple[int, int]]
+    ref_pairs: list[tuple[int, int]]
+
+
+@dataclass
+class Contenders:
+    """What runs: each net found (or why not), split by how it is scored."""
+    loaded: dict[str, BenchNet]
+    arbitrary: list[str]
+    fast: list[str]
+    reference: list[str]  # scored on the reference pairs, Gatys first
+
+
 def run(settings: Settings, out: str | None = None, write: bool = True, progress: bool = True,
         nets: dict[str, torch.nn.Module] | None = None) -> dict:
     """Score every method; `nets` (method → torch net) overrides the weights lookup, for tests."""
     machine = report.machine()
     started = time.perf_counter()
-    known = (*ARBITRARY, *registry.fast_methods(), GATYS)
-    wanted = settings.methods or known
-    unknown = [m for m in wanted if m not in known]
-    if unknown:
-        raise UserError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(known)}")
+    wanted = _wanted_methods(settings)
     vgg = zoo.load_vgg().eval()  # the metric itself: no VGG, no benchmark
     scorer = Scorer(vgg)
-    eval_dir = Path(settings.eval_dir)
-    contents = load_images(eval_dir / "content", settings.size, scorer.content_target)
-    styles = load_images(eval_dir / "style", settings.size, scorer.style_target)
-    ref_contents = load_images(eval_dir / "content", settings.gatys_size, scorer.content_target)
-    ref_styles = load_images(eval_dir / "style", settings.gatys_size, scorer.style_target)
-    every_main, every_ref = len(contents) * len(styles), len(ref_contents) * len(ref_styles)
-    main_pairs = spread_pairs(len(contents), len(styles), every_main if settings.full or settings.main_pairs is None
-                              else settings.main_pairs)
-    ref_pairs = spread_pairs(len(ref_contents), len(ref_styles), every_ref if settings.full else settings.pairs)
-
-    loaded = {m: _bench_net(m, settings, nets) for m in wanted if m != GATYS}
-    available = {m: b for m, b in loaded.items() if not b.missing}
-    arbitrary = [m for m in ARBITRARY if m in available]
-    fast = [m for m in registry.fast_methods() if m in available]
-    reference_methods = [*([GATYS] if GATYS in wanted and ref_pairs else []), *arbitrary]
-
-    units = len(arbitrary) * len(main_pairs) + len(fast) * len(contents) + len(reference_methods) * len(ref_pairs)
-    bar = tqdm(total=units, desc="quality", unit="image", file=sys.stderr, disable=not progress, dynamic_ncols=True)
-    results: dict = {"main": {}, "fast_nets": {}, "reference": {}}
-    grid_outputs: dict[str, list[np.ndarray]] = {}
-    by_name = {s.name: s for s in styles}
-    try:
-        for method in arbitrary:
-            bar.set_postfix_str(f"{method} @ {settings.size}")
-            summary, _ = _score_pairs(arbitrary_stylizer(available[method].net), main_pairs, contents, styles,
-                                      scorer, bar)
-            results["main"][method] = {"weights": available[method].source, **summary}
-        for method in fast:
-            bar.set_postfix_str(f"{method} @ {settings.size}")
-            own = by_name.get(OWN_STYLE.get(method, ""))
-            summary = _score_fast_net(fast_stylizer(available[method].net), contents, own, scorer, bar)
-            results["fast_nets"][method] = {
-                "weights": available[method].source, "style_image": own.name if own else None,
-                "note": None if own else "its painting is not in eval/style: content loss only", **summary}
-        for method in reference_methods:
-            bar.set_postfix_str(f"{method} @ {settings.gatys_size}")
-            stylize = (gatys_stylizer(vgg, settings.gatys_steps, settings.seed) if method == GATYS
-                       else arbitrary_stylizer(available[method].net))
-            summary, grid_outputs[method] = _score_pairs(stylize, ref_pairs, ref_contents, ref_styles, scorer, bar,
-                                                         keep=GRID_ROWS)
-            source = "optimisation, no weights" if method == GATYS else available[method].source
-            results["reference"][method] = {"weights": source, **summary}
-    finally:
-        bar.close()
-
-    for method, entry in loaded.items():
-        if entry.missing:
-            section = "fast_nets" if registry.is_fast(method) else "main"
-            results[section][method] = {"status": "missing", "reason": entry.source}
-            if method in ARBITRARY:
-                results["reference"][method] = {"status": "missing", "reason": entry.source}
-    if GATYS not in wanted or not ref_pairs:
-        results["reference"][GATYS] = {"status": "not run", "reason": "excluded by --methods or --pairs 0"}
+    sets = _eval_sets(settings, scorer)
+    contenders = _contenders(wanted, settings, nets, sets)
+    results, grid_outputs = _score_all(contenders, sets, settings, scorer, vgg, progress)
+    _record_missing(results, contenders.loaded, wanted, sets.ref_pairs)
     order = [GATYS, *ARBITRARY, *registry.fast_methods()]
     results = {name: {m: section[m] for m in order if m in section} for name, section in results.items()}
-
     result = {
         "benchmark": "quality",
         "machine": machine,
-        "settings": {"eval_dir": str(eval_dir), "size": settings.size, "gatys_size": settings.gatys_size,
-                     "main_pairs": len(main_pairs), "reference_pairs": len(ref_pairs), "full": settings.full,
-                     "gatys_steps": settings.gatys_steps or "gatys default", "seed": settings.seed,
-                     "contents": len(contents), "styles": len(styles),
+        "settings": {"eval_dir": str(settings.eval_dir), "size": settings.size, "gatys_size": settings.gatys_size,
+                     "main_pairs": len(sets.main_pairs), "reference_pairs": len(sets.ref_pairs),
+                     "full": settings.full, "gatys_steps": settings.gatys_steps or "gatys default",
+                     "seed": settings.seed, "contents": len(sets.contents), "styles": len(sets.styles),
                      "content_layer": CONTENT_LAYER, "style_layers": list(STYLE_LAYERS)},
-        "reference_pair_names": [[ref_contents[c].name, ref_styles[s].name] for c, s in ref_pairs],
+        "reference_pair_names": [[sets.ref_contents[c].name, sets.ref_styles[s].name] for c, s in sets.ref_pairs],
         **results,
         "targets": evaluate_targets(results),
         "wall_seconds": round(time.perf_counter() - started, 1),
@@ -322,9 +290,87 @@ def run(settings: Settings, out: str | None = None, write: bool = True, progress
         folder = report.results_dir(out)
         result["files"] = [str(folder / "quality.json"), str(folder / "quality.png")]
         report.write_json(folder / "quality.json", result)
-        grid = results_grid(ref_contents, ref_styles, ref_pairs, grid_outputs)
-        report.write_png(folder / "quality.png", grid)
+        report.write_png(folder / "quality.png",
+                         results_grid(sets.ref_contents, sets.ref_styles, sets.ref_pairs, grid_outputs))
     return result
+
+
+def _wanted_methods(settings: Settings) -> tuple[str, ...]:
+    known = (*ARBITRARY, *registry.fast_methods(), GATYS)
+    wanted = settings.methods or known
+    unknown = [m for m in wanted if m not in known]
+    if unknown:
+        raise UserError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(known)}")
+    return tuple(wanted)
+
+
+def _eval_sets(settings: Settings, scorer: Scorer) -> EvalSets:
+    eval_dir = Path(settings.eval_dir)
+    contents = load_images(eval_dir / "content", settings.size, scorer.content_target)
+    styles = load_images(eval_dir / "style", settings.size, scorer.style_target)
+    ref_contents = load_images(eval_dir / "content", settings.gatys_size, scorer.content_target)
+    ref_styles = load_images(eval_dir / "style", settings.gatys_size, scorer.style_target)
+    every_main, every_ref = len(contents) * len(styles), len(ref_contents) * len(ref_styles)
+    main_count = every_main if settings.full or settings.main_pairs is None else settings.main_pairs
+    return EvalSets(contents, styles, ref_contents, ref_styles,
+                    spread_pairs(len(contents), len(styles), main_count),
+                    spread_pairs(len(ref_contents), len(ref_styles), every_ref if settings.full else settings.pairs))
+
+
+def _contenders(wanted: tuple[str, ...], settings: Settings, nets: dict[str, torch.nn.Module] | None,
+                sets: EvalSets) -> Contenders:
+    loaded = {m: _bench_net(m, settings, nets) for m in wanted if m != GATYS}
+    available = [m for m, b in loaded.items() if not b.missing]
+    arbitrary = [m for m in ARBITRARY if m in available]
+    fast = [m for m in registry.fast_methods() if m in available]
+    reference = [*([GATYS] if GATYS in wanted and sets.ref_pairs else []), *arbitrary]
+    return Contenders(loaded, arbitrary, fast, reference)
+
+
+def _score_all(contenders: Contenders, sets: EvalSets, settings: Settings, scorer: Scorer, vgg,
+               progress: bool) -> tuple[dict, dict[str, list[np.ndarray]]]:
+    """Every section's scores, and the reference outputs for the grid."""
+    nets = contenders.loaded
+    units = (len(contenders.arbitrary) * len(sets.main_pairs) + len(contenders.fast) * len(sets.contents)
+             + len(contenders.reference) * len(sets.ref_pairs))
+    results: dict = {"main": {}, "fast_nets": {}, "reference": {}}
+    grid_outputs: dict[str, list[np.ndarray]] = {}
+    by_name = {s.name: s for s in sets.styles}
+    with tqdm(total=units, desc="quality", unit="image", file=sys.stderr, disable=not progress,
+              dynamic_ncols=True) as bar:
+        for method in contenders.arbitrary:
+            bar.set_postfix_str(f"{method} @ {settings.size}")
+            summary, _ = _score_pairs(arbitrary_stylizer(nets[method].net), sets.main_pairs, sets.contents,
+                                      sets.styles, scorer, bar)
+            results["main"][method] = {"weights": nets[method].source, **summary}
+        for method in contenders.fast:
+            bar.set_postfix_str(f"{method} @ {settings.size}")
+            own = by_name.get(OWN_STYLE.get(method, ""))
+            summary = _score_fast_net(fast_stylizer(nets[method].net), sets.contents, own, scorer, bar)
+            results["fast_nets"][method] = {
+                "weights": nets[method].source, "style_image": own.name if own else None,
+                "note": None if own else "its painting is not in eval/style: content loss only", **summary}
+        for method in contenders.reference:
+            bar.set_postfix_str(f"{method} @ {settings.gatys_size}")
+            stylize = (gatys_stylizer(vgg, settings.gatys_steps, settings.seed) if method == GATYS
+                       else arbitrary_stylizer(nets[method].net))
+            summary, grid_outputs[method] = _score_pairs(stylize, sets.ref_pairs, sets.ref_contents,
+                                                         sets.ref_styles, scorer, bar, keep=GRID_ROWS)
+            source = "optimisation, no weights" if method == GATYS else nets[method].source
+            results["reference"][method] = {"weights": source, **summary}
+    return results, grid_outputs
+
+
+def _record_missing(results: dict, loaded: dict[str, BenchNet], wanted: tuple[str, ...],
+                    ref_pairs: list[tuple[int, int]]) -> None:
+    for method, entry in loaded.items():
+        if entry.missing:
+            section = "fast_nets" if registry.is_fast(method) else "main"
+            results[section][method] = {"status": "missing", "reason": entry.source}
+            if method in ARBITRARY:
+                results["reference"][method] = {"status": "missing", "reason": entry.source}
+    if GATYS not in wanted or not ref_pairs:
+        results["reference"][GATYS] = {"status": "not run", "reason": "excluded by --methods or --pairs 0"}
 
 
 def _bench_net(method: str, settings: Settings, nets: dict[str, torch.nn.Module] | None) -> BenchNet:

@@ -16,7 +16,9 @@ import numpy as np
 
 from stylize.imageio import encode, write_atomic
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# Where a run writes when no folder is given: beside the user, never into the
+# installed package or over the committed bench/results/ (those take `-o bench/results`).
+DEFAULT_RESULTS = "bench-results"
 
 
 def cpu_model() -> str:
@@ -57,7 +59,8 @@ def machine() -> dict:
 
 
 def results_dir(out: str | os.PathLike | None) -> Path:
-    path = Path(out) if out else RESULTS_DIR
+    """The folder results go to, created: `out`, else ./bench-results in the current directory."""
+    path = Path(out) if out else Path.cwd() / DEFAULT_RESULTS
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -8,8 +8,8 @@ host, the two take turns in several rounds instead of running one after the
 other. Reported: median and p90 ms per frame, fps (from the median) and the
 fps ratio new / baseline.
 
-Results: bench/results/speed_<method>_<backend>_<W>x<H>_t<threads>.json and
-a .png bar chart next to it.
+Results: speed_<method>_<backend>_<W>x<H>_t<threads>.json and a .png bar
+chart next to it, in the folder given (default ./bench-results/).
 """
 from __future__ import annotations
 
@@ -32,17 +32,6 @@ TARGETS = {"student": (640, 480, "onnxruntime", 20.0)}
 ROUNDS = 3  # turns per contender; more rounds follow a changing load more closely
 WARMUP_CALLS = 3
 WARMUP_SECONDS = 1.0
-
-
-def parse_resolution(text: str) -> tuple[int, int]:
-    """'640x480' → (640, 480), width first like every screen size."""
-    try:
-        width, height = (int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise UserError(f"resolution must look like 640x480, got {text!r}") from None
-    if width < 16 or height < 16:
-        raise UserError(f"resolution must be at least 16x16, got {text!r}")
-    return width, height
 
 
 def check_method(method: str) -> None:

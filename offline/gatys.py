@@ -27,6 +27,7 @@ from stylize.models import losses
 from stylize.models.color import COLOR_MODES, luminance_only, match_color
 from stylize.models.vgg import VGGEncoder
 from stylize.offline.optimise import OPTIMIZERS, optimise
+from stylize.tensors import frame_to_tensor, tensor_to_frame
 
 STYLE_STATS = ("gram", "meanstd")
 MIN_SCALE_SIDE = 32  # coarser scales leave relu3_1 maps too small to carry a style
@@ -130,14 +131,14 @@ def gatys(content: np.ndarray, styles: Sequence[np.ndarray], style_weights: Sequ
             objective = _Objective(encoder, settings, _resize(content_t, size), terms, level, len(levels),
                                    history, bar, callback)
             image = _optimise(_resize(image, size).clamp(0, 1), objective, optimizer, n_steps, lr)
-    return GatysResult(_to_uint8(_finish(image, content_t, mask_t, len(style_ts), preserve_color)), history)
+    return GatysResult(tensor_to_frame(_finish(image, content_t, mask_t, len(style_ts), preserve_color)), history)
 
 
 def _inputs(content: np.ndarray, styles: list[np.ndarray], mask: np.ndarray | None, preserve_color: str | None,
             device: torch.device) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor | None]:
     """Content, styles (recoloured for "match") and mask as tensors on `device`."""
-    content_t = _to_tensor(content, device)
-    style_ts = [_to_tensor(s, device) for s in styles]
+    content_t = frame_to_tensor(content, device).contiguous()
+    style_ts = [frame_to_tensor(s, device).contiguous() for s in styles]
     if preserve_color == "match":
         style_ts = [match_color(s, content_t) for s in style_ts]
     return content_t, style_ts, None if mask is None else _mask_tensor(np.asarray(mask), device)
@@ -311,15 +312,6 @@ def _check_args(content, styles, style_weights, style_stat, optimizer, preserve_
     if len(weights) != len(styles) or any(w < 0 for w in weights) or sum(weights) <= 0:
         raise UserError(f"need one non-negative style weight per style (with a positive sum), got {weights}")
     return [w / sum(weights) for w in weights]
-
-
-def _to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
-    tensor = torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1)[None]
-    return tensor.float().contiguous() / 255.0
-
-
-def _to_uint8(x: torch.Tensor) -> np.ndarray:
-    return (x[0].permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy()
 
 
 def _mask_tensor(mask: np.ndarray, device: torch.device) -> torch.Tensor:

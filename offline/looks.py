@@ -14,7 +14,7 @@ from pathlib import Path
 from stylize.imageio import read_image, resize_short_side
 from stylize.models import looks, registry, weights, zoo
 from stylize.offline.ship import ship
-from stylize.realtime.engines import frame_to_tensor
+from stylize.tensors import frame_to_tensor
 
 # look name -> (file in the paintings folder, title, artist, year). All public domain.
 PAINTINGS = {

@@ -1,9 +1,11 @@
 """Put trained weights into the package: models/shipped/<name>.pt plus a registry entry.
 
+Run from the repository root (it writes into ./models/shipped, or the folder -o names):
+
     python -m stylize.offline.ship student runs/student/student.pt --architecture student \\
         --note "CPU student, 4000 steps at 128 px on 2 CPU cores"
 
-The file is rewritten as fp16 and its sha256 recorded in models/shipped/registry.json,
+The file is rewritten as fp16 and its sha256 recorded in the folder's registry.json,
 which models/weights.py reads at import time.
 """
 from __future__ import annotations
@@ -15,10 +17,14 @@ from pathlib import Path
 
 import torch
 
+from stylize.errors import UserError
+from stylize.imageio import write_atomic
 from stylize.models import weights
-from stylize.models.weights import SHIPPED_DIR, SHIPPED_REGISTRY, sha256_of
+from stylize.models.weights import SHIPPED_DIR, sha256_of
 
 LICENCE = "MIT (trained by the stylize project)"
+# From the current directory, not from this file: an installed package is no place to write.
+DEFAULT_FOLDER = Path("models") / "shipped"
 
 
 def _fp16(value):
@@ -29,20 +35,30 @@ def _fp16(value):
     return value
 
 
-def ship(name: str, state: dict, architecture: str, note: str) -> Path:
-    SHIPPED_DIR.mkdir(exist_ok=True)
-    target = SHIPPED_DIR / f"{name}.pt"
+def ship(name: str, state: dict, architecture: str, note: str,
+         folder: str | os.PathLike = DEFAULT_FOLDER) -> Path:
+    """Write `state` as fp16 to FOLDER/<name>.pt and record it in FOLDER/registry.json; the file's path.
+
+    `folder` (default ./models/shipped) must exist. When it is the folder this
+    package reads its shipped weights from, this process sees the new file at once
+    (e.g. looks built right after the nets).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"{folder}: no such folder; run from the repository root or name the folder with -o")
+    target = folder / f"{name}.pt"
     tmp = target.with_name(f".{target.name}.part")
     torch.save(_fp16(state), tmp)
     os.replace(tmp, target)
-    registry = json.loads(SHIPPED_REGISTRY.read_text()) if SHIPPED_REGISTRY.is_file() else {}
+    registry_path = folder / "registry.json"
+    registry = json.loads(registry_path.read_text()) if registry_path.is_file() else {}
     registry[name] = {"file": target.name, "sha256": sha256_of(target), "size": target.stat().st_size,
                       "architecture": architecture, "licence": LICENCE, "note": note}
-    SHIPPED_REGISTRY.write_text(json.dumps(registry, indent=2, sort_keys=True) + "\n")
-    entry = registry[name]
-    # This process sees the new file at once (e.g. looks built right after the nets).
-    weights.register(weights.WeightSpec(name, entry["file"], entry["sha256"], architecture, LICENCE,
-                                        size=entry["size"], note=note, shipped=True))
+    write_atomic(registry_path, (json.dumps(registry, indent=2, sort_keys=True) + "\n").encode())
+    if folder.resolve() == SHIPPED_DIR.resolve():
+        entry = registry[name]
+        weights.register(weights.WeightSpec(name, entry["file"], entry["sha256"], architecture, LICENCE,
+                                            size=entry["size"], note=note, shipped=True))
     return target
 
 
@@ -52,9 +68,14 @@ def main() -> None:
     parser.add_argument("source", help="a state dict saved by `stylize train` (KIND.pt)")
     parser.add_argument("--architecture", required=True, choices=["student", "aesfa", "adain-decoder", "looks"])
     parser.add_argument("--note", required=True, help="how it was trained (shown by `stylize weights list`)")
+    parser.add_argument("-o", "--output", type=Path, default=DEFAULT_FOLDER,
+                        help="the shipped-weights folder (default: models/shipped in the current directory)")
     args = parser.parse_args()
     state = torch.load(args.source, map_location="cpu", weights_only=True)
-    path = ship(args.name, state, args.architecture, args.note)
+    try:
+        path = ship(args.name, state, args.architecture, args.note, args.output)
+    except UserError as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
     print(f"{path} ({path.stat().st_size / 1e6:.2f} MB)")
 
 

@@ -38,7 +38,8 @@ def main() -> None:
         spec = registry.get(run)
         checkpoint = torch.load(args.runs / run / "checkpoint.pt", map_location="cpu", weights_only=True)
         config = checkpoint["config"]
-        note = (f"{checkpoint['step']} steps, batch {config['batch']}, {config['size']} px crops, "
+        crop = config.get("crop", config.get("size"))  # "size" in the oldest checkpoints
+        note = (f"{checkpoint['step']} steps, batch {config['batch']}, {crop} px crops, "
                 f"lr {config['lr']}, on the {args.device}")
         net = spec.from_state(trained_weights(checkpoint), zoo.load_vgg)
         path = ship(spec.weights, spec.inference_state(net), weights.spec_for(spec.weights).architecture, note)

@@ -2,17 +2,39 @@
 
 An engine turns an RGB uint8 frame into a stylized RGB uint8 frame:
 
-    engine.set_style(look)      # precompute style parameters once
-    out = engine(frame)         # HxWx3 uint8 RGB in and out
-    engine.submit(frame); out = engine.collect()   # pipelined where possible
+    engine.set_style(look)                    # precompute style parameters once
+    out = engine(frame, mask)                 # synchronous: HxWx3 uint8 RGB in and out
+    engine.submit(frame, mask); out = engine.collect(); engine.close()   # asynchronous
 
-Live controls (alpha, colour preservation) are plain attributes that take
-effect on the next frame.
+The base class `Engine` holds everything shared per frame: the crossfade
+between looks, alpha, colour preservation and the mask. Live controls
+(alpha, preserve_color, crossfade_ms) are plain attributes read when a frame
+is submitted. A backend implements only these hooks:
+
+    _build(look)          -> a prepared look (its net, its precomputed style)
+    _interpolates(a, b), _interpolated(a, b, t)   style-parameter fades between prepared looks
+    _upload(frame)        -> the backend's input (stage 1: upload)
+    _upload_mask(mask)    -> the mask as a weight on the input's device
+    _run(prepared, input) -> the look at full strength, in [0,1] (stage 2: compute)
+    _download(output)     -> HxWx3 uint8 RGB (stage 3: download)
+
+Async contract: `submit` returns at once; at most `depth` frames may be in
+flight (submitted, not yet collected), a further submit is a programming
+error. `collect` blocks for the oldest frame and returns frames in
+submission order; an exception raised by any stage for that frame is raised
+there. The three stages run in one thread each, so on the CPU the upload of
+frame k+1 overlaps the compute of frame k; a GPU backend can put its own
+streams and buffers behind the same hooks. `close` discards the frames in
+flight (a stage already running finishes its frame) and joins the threads;
+the next `submit` starts fresh ones. `__call__` runs the same stages inline.
 """
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +43,7 @@ import torch
 from stylize.errors import UserError
 from stylize.models import looks, registry, zoo
 from stylize.models.color import COLOR_MODES, luminance_only, match_color
+from stylize.tensors import frame_to_tensor, tensor_to_frame
 
 
 @dataclass
@@ -65,70 +88,75 @@ def recolor(stylized: torch.Tensor, content: torch.Tensor, preserve_color: bool 
     return match_color(stylized, content)
 
 
-def frame_to_tensor(frame: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(frame)).to(device).permute(2, 0, 1)[None].float().div_(255)
+def look_style(look: Look, net: torch.nn.Module, device: torch.device | str = "cpu"):
+    """The precomputed style of `look` for its arbitrary-style `net`; None for a fast net."""
+    if look.is_fast_net:
+        return None
+    if look.style is not None:
+        return look.style
+    if look.builtin:
+        return looks.style_for(look.builtin, look.method, net)
+    if not look.style_images:
+        raise UserError(f"method {look.method!r} needs a style image (--style) or a built-in look (--look)")
+    return net.style([frame_to_tensor(image, device) for image in look.style_images], look.style_weights)
 
 
-def tensor_to_frame(x: torch.Tensor) -> np.ndarray:
-    return x[0].clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+@dataclass
+class Crossfade:
+    source: object  # the backend's prepared look faded from
+    started: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one frame gets, fixed when it is submitted: a later control change never reaches a frame in flight."""
+
+    looks: tuple  # prepared looks to run: one, or the two ends of a pixel blend
+    fade: float  # how far the pixel blend has gone from looks[0] to looks[1]
+    alpha: float
+    preserve_color: str | None
+
+
+def _lerp(start, end, weight):
+    """start + weight * (end - start) for torch tensors and numpy arrays alike."""
+    if isinstance(start, torch.Tensor):
+        return torch.lerp(start, end, weight)
+    return start + weight * (end - start)
+
+
+def _recolor(stylized, content, mode: str):
+    if isinstance(stylized, np.ndarray):  # colour operations are written once, in torch; this view is free
+        return recolor(torch.from_numpy(stylized), torch.from_numpy(content), mode).numpy()
+    return recolor(stylized, content, mode)
 
 
 class Engine(ABC):
+    """The shared per-frame logic and the async stages; see the module docstring for the hooks."""
+
     backend: str = "?"
 
-    def __init__(self) -> None:
-        self.alpha = 1.0
-        self.preserve_color: bool | str | None = None  # None/False, True or "luminance", "match"
+    def __init__(self, depth: int = 1) -> None:
+        self.alpha = 1.0  # 0 gives the input frame exactly; in between, a pixel blend towards the look
+        self.preserve_color: bool | str | None = False  # None/False, True or "luminance", "match"
         self.crossfade_ms = 0.0  # a set_style() after the first fades over this long
         self.look: Look | None = None
         self.clock = time.monotonic  # the crossfade's time base
-        self._pending: list[np.ndarray] = []
-
-    @abstractmethod
-    def set_style(self, look: Look) -> None:
-        """Switch to `look`, precomputing whatever it needs (never per frame).
-
-        With `crossfade_ms` > 0 the picture fades from the previous look over
-        that time instead of cutting.
-        """
-
-    @abstractmethod
-    def __call__(self, frame: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-        """Stylize one RGB uint8 frame; `mask` (HxW float, 1 = stylize) limits where."""
-
-    @property
-    def fading(self) -> bool:
-        """True while a crossfade between two looks is running."""
-        return False
-
-    # Synchronous default; GPU engines overlap transfer and compute instead.
-    def submit(self, frame: np.ndarray, mask: np.ndarray | None = None) -> None:
-        self._pending.append(self(frame, mask))
-
-    def collect(self) -> np.ndarray:
-        return self._pending.pop(0)
-
-
-class CrossfadingEngine(Engine):
-    """The crossfade bookkeeping shared by the real backends.
-
-    A backend says how to prepare a look (`_prepare`), whether two prepared
-    looks can fade through their style parameters (`_interpolates`) and how
-    (`_interpolated`); its `__call__` renders `self._current`, blending with
-    `self._fade.source` while `_fade_position()` is not None.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._current = None  # the prepared look on screen (backend-specific)
+        self.depth = depth  # frames the async path keeps in flight
+        self._current = None  # the prepared look on screen
         self._fade: Crossfade | None = None
         self._prepared: dict[tuple[str, str], object] = {}
+        self._stages: _StageThreads | None = None
+        self._in_flight = 0
 
+    # -- looks -------------------------------------------------------------------
     def set_style(self, look: Look) -> None:
         """Switch to `look`, precomputing whatever it needs (never per frame).
 
         With `crossfade_ms` > 0 the picture fades from the previous look over
-        that time instead of cutting.
+        that time instead of cutting: between two looks of the same arbitrary
+        net through their style parameters (one net pass per frame), otherwise
+        by blending the two pictures.
         """
         target = self._prepare(look)
         if self._current is not None and self.crossfade_ms > 0 and self._current is not target:
@@ -145,18 +173,6 @@ class CrossfadingEngine(Engine):
         if cached is None or cached.look is not look:
             cached = self._prepared[key] = self._build(look)
         return cached
-
-    @abstractmethod
-    def _build(self, look: Look):
-        """Prepare `look` for this backend: load its net, precompute its style."""
-
-    @abstractmethod
-    def _interpolates(self, a, b) -> bool:
-        """Whether a fade from prepared look `a` to `b` can interpolate style parameters."""
-
-    @abstractmethod
-    def _interpolated(self, source, target, t: float):
-        """A prepared look whose style parameters lie `t` of the way from `source` to `target`."""
 
     def _fade_source(self):
         """What the screen shows now, as the start of a new fade."""
@@ -179,7 +195,170 @@ class CrossfadingEngine(Engine):
 
     @property
     def fading(self) -> bool:
+        """True while a crossfade between two looks is running."""
         return self._fade_position() is not None
+
+    # -- backend hooks -------------------------------------------------------------
+    @abstractmethod
+    def _build(self, look: Look):
+        """Prepare `look` for this backend: load its net, precompute its style. The result has `.look`."""
+
+    @abstractmethod
+    def _interpolates(self, a, b) -> bool:
+        """Whether a fade from prepared look `a` to `b` can interpolate style parameters."""
+
+    @abstractmethod
+    def _interpolated(self, source, target, t: float):
+        """A prepared look whose style parameters lie `t` of the way from `source` to `target`."""
+
+    @abstractmethod
+    def _upload(self, frame: np.ndarray):
+        """HxWx3 uint8 RGB → the backend's input, 1x3xHxW float in [0,1]."""
+
+    @abstractmethod
+    def _run(self, prepared, content):
+        """`prepared` applied to `content` at full strength, in [0,1], the same type as `content`."""
+
+    @abstractmethod
+    def _download(self, output) -> np.ndarray:
+        """The backend's output in [0,1] → HxWx3 uint8 RGB."""
+
+    def _upload_mask(self, mask: np.ndarray):
+        """HxW float weights → 1x1xHxW, broadcastable against the input."""
+        return mask.astype(np.float32)[None, None]
+
+    # -- one frame -------------------------------------------------------------------
+    def _plan(self) -> _Plan:
+        if self._current is None:
+            raise RuntimeError("set_style() must be called before stylizing")
+        current, t = self._current, self._fade_position()
+        if t is None:
+            looks_to_run = (current,)
+        elif self._interpolates(self._fade.source, current):
+            looks_to_run = (self._interpolated(self._fade.source, current, t),)
+        else:
+            looks_to_run = (self._fade.source, current)
+        return _Plan(looks_to_run, t or 0.0, float(self.alpha), color_mode(self.preserve_color))
+
+    @torch.inference_mode()
+    def _compute(self, plan: _Plan, content, weight=None):
+        """The frame as planned: crossfade, then alpha, colour and mask, all on the backend's arrays."""
+        if plan.alpha == 0.0:
+            return content  # exactly the input, whatever the net would reconstruct
+        outputs = [self._run(prepared, content) for prepared in plan.looks]
+        stylized = outputs[0] if len(outputs) == 1 else _lerp(outputs[0], outputs[1], plan.fade)
+        if plan.alpha != 1.0:
+            stylized = _lerp(content, stylized, plan.alpha)
+        if plan.preserve_color is not None:
+            stylized = _recolor(stylized, content, plan.preserve_color)
+        if weight is not None:
+            stylized = _lerp(content, stylized, weight)
+        return stylized
+
+    def __call__(self, frame: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """Stylize one RGB uint8 frame now; `mask` (HxW float, 1 = stylize) limits where."""
+        plan = self._plan()
+        weight = None if mask is None else self._upload_mask(mask)
+        return self._download(self._compute(plan, self._upload(frame), weight))
+
+    # -- the asynchronous path ---------------------------------------------------------
+    @property
+    def in_flight(self) -> int:
+        """Frames submitted and not yet collected."""
+        return self._in_flight
+
+    def submit(self, frame: np.ndarray, mask: np.ndarray | None = None) -> None:
+        """Start stylizing `frame` with the controls as they are now; returns at once.
+
+        The stages read `frame` and `mask` later: leave both unchanged until the frame is collected.
+        """
+        if self._in_flight >= self.depth:
+            raise RuntimeError(f"{self._in_flight} frames in flight already (depth {self.depth}): collect() first")
+        job = _Job(self._plan(), frame, mask)
+        if self._stages is None:
+            self._stages = _StageThreads([self._upload_stage, self._compute_stage, self._download_stage],
+                                         f"engine:{self.backend}")
+        self._stages.put(job)
+        self._in_flight += 1
+
+    def collect(self) -> np.ndarray:
+        """The oldest submitted frame, stylized (blocks until it is); re-raises what failed on it."""
+        if not self._in_flight:
+            raise RuntimeError("collect() without a frame in flight")
+        job = self._stages.get()
+        self._in_flight -= 1
+        if job.error is not None:
+            raise job.error
+        return job.value
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Discard the frames in flight and end the stage threads; False if one outlived `timeout`.
+
+        A stage already working on a frame finishes it first (a net pass cannot
+        be cut short). The engine stays usable: the next submit starts new threads.
+        """
+        stages, self._stages, self._in_flight = self._stages, None, 0
+        return stages.close(timeout) if stages is not None else True
+
+    def _upload_stage(self, job: _Job) -> None:
+        job.value = self._upload(job.value)
+        job.weight = None if job.weight is None else self._upload_mask(job.weight)
+
+    def _compute_stage(self, job: _Job) -> None:
+        job.value = self._compute(job.plan, job.value, job.weight)
+
+    def _download_stage(self, job: _Job) -> None:
+        job.value = self._download(job.value)
+
+
+@dataclass
+class _Job:
+    """One submitted frame on its way through the stages."""
+
+    plan: _Plan
+    value: object  # the frame, then the backend's input, its output, the stylized frame
+    weight: object = None  # the mask, then its uploaded weight
+    error: BaseException | None = None
+
+
+_END = object()  # closes a stage thread's inbox
+
+
+class _StageThreads:
+    """One thread per stage, joined in order by FIFO queues, so consecutive frames overlap."""
+
+    def __init__(self, stages: list[Callable[[_Job], None]], name: str):
+        self._queues = [queue.SimpleQueue() for _ in range(len(stages) + 1)]
+        self._discard = threading.Event()
+        self._threads = [threading.Thread(target=self._work, args=(stage, self._queues[i], self._queues[i + 1]),
+                                          name=f"{name}:{stage.__name__.strip('_')}", daemon=True)
+                         for i, stage in enumerate(stages)]
+        for thread in self._threads:
+            thread.start()
+
+    def put(self, job: _Job) -> None:
+        self._queues[0].put(job)
+
+    def get(self) -> _Job:
+        return self._queues[-1].get()
+
+    def close(self, timeout: float | None) -> bool:
+        self._discard.set()
+        self._queues[0].put(_END)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self._threads)
+
+    def _work(self, stage: Callable[[_Job], None], inbox: queue.SimpleQueue, outbox: queue.SimpleQueue) -> None:
+        while (job := inbox.get()) is not _END:
+            if job.error is None and not self._discard.is_set():
+                try:
+                    stage(job)
+                except Exception as exc:  # it belongs to this frame: collect() raises it
+                    job.error = exc
+            outbox.put(job)
+        outbox.put(_END)
 
 
 @dataclass
@@ -191,40 +370,18 @@ class _Prepared:
     style: object | None = None  # the net's style parameters; has .lerp(other, t)
 
 
-@dataclass
-class Crossfade:
-    source: object  # the backend's prepared look faded from
-    started: float
-    seconds: float
-
-
-def look_style(look: Look, net: torch.nn.Module, device: torch.device | str = "cpu"):
-    """The precomputed style of `look` for its arbitrary-style `net`; None for a fast net."""
-    if look.is_fast_net:
-        return None
-    if look.style is not None:
-        return look.style
-    if look.builtin:
-        return looks.style_for(look.builtin, look.method, net)
-    if not look.style_images:
-        raise UserError(f"method {look.method!r} needs a style image (--style) or a built-in look (--look)")
-    return net.style([frame_to_tensor(image, device) for image in look.style_images], look.style_weights)
-
-
-class TorchEngine(CrossfadingEngine):
-    """Fast nets and arbitrary-style nets with torch, on the CPU or a CUDA device.
-
-    Crossfades: between two looks of the same arbitrary net the precomputed
-    style parameters are interpolated (one net pass per frame); otherwise
-    (fast nets, or mixed methods) both looks run and their pictures blend.
-    """
+class TorchEngine(Engine):
+    """Fast nets and arbitrary-style nets with torch, on the CPU or a CUDA device."""
 
     backend = "torch"
 
-    def __init__(self, device: str = "cpu", nets: dict[str, torch.nn.Module] | None = None):
-        """`nets` maps method names to ready nets (e.g. one built in memory); others load from weights."""
-        super().__init__()
+    def __init__(self, device: str = "cpu", nets: dict[str, torch.nn.Module] | None = None,
+                 depth: int | None = None):
+        """`nets` maps method names to ready nets (e.g. one built in memory); others load from weights.
+        `depth`: frames in flight on the async path (default 2 on CUDA, where transfers overlap compute, else 1).
+        """
         self.device = torch.device(device)
+        super().__init__(depth or (2 if self.device.type == "cuda" else 1))
         self._nets: dict[str, torch.nn.Module] = {
             name: net.to(self.device).eval() for name, net in (nets or {}).items()}
 
@@ -245,28 +402,16 @@ class TorchEngine(CrossfadingEngine):
     def _interpolates(a: _Prepared, b: _Prepared) -> bool:
         return a.style is not None and b.style is not None and a.net is b.net
 
-    def _render(self, prepared: _Prepared, content: torch.Tensor, style=None) -> torch.Tensor:
-        """The look applied to `content` at the current alpha, float NCHW in [0,1]."""
-        if prepared.style is None:
-            stylized = prepared.net(content * 255).div_(255).clamp_(0, 1)
-            return torch.lerp(content, stylized, self.alpha)
-        return prepared.net(content, style if style is not None else prepared.style, alpha=self.alpha).clamp_(0, 1)
+    def _upload(self, frame: np.ndarray) -> torch.Tensor:
+        return frame_to_tensor(frame, self.device)
 
-    @torch.inference_mode()
-    def __call__(self, frame: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-        if self._current is None:
-            raise RuntimeError("set_style() must be called before stylizing")
-        content = frame_to_tensor(frame, self.device)
-        current = self._current
-        t = self._fade_position()
-        if t is None:
-            stylized = self._render(current, content)
-        elif self._interpolates(self._fade.source, current):
-            stylized = self._render(current, content, self._fade.source.style.lerp(current.style, t))
-        else:
-            stylized = torch.lerp(self._render(self._fade.source, content), self._render(current, content), t)
-        stylized = recolor(stylized, content, self.preserve_color)
-        if mask is not None:
-            weight = torch.from_numpy(mask.astype(np.float32)).to(self.device)[None, None]
-            stylized = torch.lerp(content, stylized, weight)
-        return tensor_to_frame(stylized)
+    def _upload_mask(self, mask: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(mask.astype(np.float32)).to(self.device)[None, None]
+
+    def _run(self, prepared: _Prepared, content: torch.Tensor) -> torch.Tensor:
+        if prepared.style is None:  # fast nets take and give 0-255
+            return prepared.net(content * 255).div_(255).clamp_(0, 1)
+        return prepared.net(content, prepared.style).clamp_(0, 1)
+
+    def _download(self, output: torch.Tensor) -> np.ndarray:
+        return tensor_to_frame(output)

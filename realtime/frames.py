@@ -33,7 +33,6 @@ class LatestSlot:
         self._full = False
         self._closed = False
         self.drops = 0
-        self.puts = 0
 
     def put(self, item) -> None:
         with self._cond:
@@ -41,7 +40,6 @@ class LatestSlot:
                 self.drops += 1
             self._item = item
             self._full = True
-            self.puts += 1
             self._cond.notify_all()
 
     def get(self, timeout: float | None = None):
@@ -56,11 +54,3 @@ class LatestSlot:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def empty(self) -> bool:
-        with self._cond:
-            return not self._full

@@ -35,11 +35,6 @@ class MotionMask:
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         self._state: np.ndarray | None = None
 
-    def reset(self) -> None:
-        """Forget the learnt background (e.g. after the camera moved)."""
-        self._subtractor.clear()
-        self._state = None
-
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         height, width = rgb.shape[:2]
         work_w = min(width, WORK_WIDTH)

@@ -11,9 +11,14 @@ Two modes:
     small blocking queues, so every frame arrives, in order. Other sinks (a
     preview) still get a latest slot and may skip frames.
 
+The engine loop keeps up to `engine.depth` frames in the engine
+(submit/collect), so a GPU engine can upload one frame while computing
+another; outputs keep their source frame's index, pts and capture time.
+
 Shutdown: quit (window, q/Esc, OSC), Ctrl-C, `duration`, end of stream or a
 lost source all end in the same place: the source stops, the engine loop
-finishes its frame, each sink thread drains or stops, finalises its sink, and
+hands on its frames in flight (end of stream) or drops them (any other stop),
+each sink thread drains or stops, finalises its sink, and
 every thread is joined with a timeout, so a stuck device cannot hang the exit.
 """
 from __future__ import annotations
@@ -254,6 +259,7 @@ class Pipeline:
         self._workers: list[_SinkWorker] = []  # the sinks the engine feeds now
         self._all_workers: list[_SinkWorker] = []  # including recordings already switched off
         self._recording: _SinkWorker | None = None
+        self._held: tuple[np.ndarray, np.ndarray | None] | None = None  # picture and mask kept while frozen
         self.source_stats = StageStats("source")
         self.engine_stats = StageStats("engine")
         self._started_at = 0.0
@@ -356,34 +362,50 @@ class Pipeline:
             self._input.close()  # the engine drains what is left, then ends
 
     def _engine_loop(self) -> None:
-        held: np.ndarray | None = None  # the picture kept while frozen
-        held_mask: np.ndarray | None = None
+        # Up to engine.depth frames are in the engine at once; each keeps its Frame (index, pts,
+        # capture time) and the picture it was given, so the output pairs with the right metadata.
+        in_flight: deque[tuple[Frame, np.ndarray, float]] = deque()
         try:
             while True:
                 frame = self._input.get()
                 if frame is None or self._stop.is_set():  # end of stream, or stopping
                     break
                 self._apply_controls()
+                image, weights = self._picture(frame)
                 started = time.monotonic()
-                if self.controls.frozen and held is not None:
-                    # Keep painting the held picture, so look and alpha changes still show; its
-                    # mask is held too, or the subtractor would learn the still frame as background.
-                    image, weights = held, held_mask
-                else:
-                    image = held = frame.image
-                    weights = held_mask = self.mask(image) if self.mask is not None else None
-                stylized = self.engine(image, weights)
-                now = time.monotonic()
-                self.engine_stats.record(now, now - started)
-                out = Frame(stylized, frame.index, frame.captured_at, frame.pts, original=image)
-                for worker in list(self._workers):
-                    worker.channel.put(out, self._stop)
-                if now - self._published_at >= HUD_EVERY:
-                    self._publish(now)
+                self.engine.submit(image, weights)
+                in_flight.append((frame, image, time.monotonic() - started))
+                if len(in_flight) >= self.engine.depth:
+                    self._deliver(*in_flight.popleft())
+            while in_flight and not self._stop.is_set():  # end of stream: every frame goes out
+                self._deliver(*in_flight.popleft())
         except Exception as exc:
             self._finish(StopReason.FAILED, f"stylizing failed: {exc}", exc)
         finally:
+            # Frames still in flight when stopping are dropped; a stage stuck in a device call is left behind.
+            if not self.engine.close(self.join_timeout):
+                log.warning("stylize: the engine did not stop within %g s", self.join_timeout)
             self._done.set()
+
+    def _picture(self, frame: Frame) -> tuple[np.ndarray, np.ndarray | None]:
+        """The picture to stylize and its mask: the frame's, or the held one while frozen."""
+        if not (self.controls.frozen and self._held is not None):
+            # The mask is held too, or the subtractor would learn the still frame as background;
+            # the held picture is still restylized, so look and alpha changes show.
+            self._held = (frame.image, self.mask(frame.image) if self.mask is not None else None)
+        return self._held
+
+    def _deliver(self, frame: Frame, image: np.ndarray, submit_s: float) -> None:
+        """Collect the oldest frame in flight and hand it to every sink."""
+        started = time.monotonic()
+        stylized = self.engine.collect()
+        now = time.monotonic()
+        self.engine_stats.record(now, submit_s + now - started)  # the time the engine held this loop up
+        out = Frame(stylized, frame.index, frame.captured_at, frame.pts, original=image)
+        for worker in list(self._workers):
+            worker.channel.put(out, self._stop)
+        if now - self._published_at >= HUD_EVERY:
+            self._publish(now)
 
     def _apply_controls(self, first: bool = False) -> None:
         controls, engine = self.controls, self.engine

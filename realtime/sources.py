@@ -29,6 +29,7 @@ import numpy as np
 from stylize.errors import UserError
 from stylize.imageio import list_images, read_image
 from stylize.realtime.frames import Frame
+from stylize.sizes import parse_wxh
 
 
 class EndOfStream(Exception):
@@ -61,6 +62,8 @@ class Source(ABC):
         self._index = 0
         self._started: float | None = None
         self._interrupted = threading.Event()
+        self.clock = time.monotonic  # capture times and pacing
+        self.sleep = self._interrupted.wait  # pacing waits; interrupt() cuts them short
 
     @abstractmethod
     def _next(self) -> tuple[np.ndarray, float | None]:
@@ -71,7 +74,7 @@ class Source(ABC):
         if self.paced:
             captured_at = self._wait_until_due(pts if pts is not None else self._index / self.fps)
         else:
-            captured_at = time.monotonic()
+            captured_at = self.clock()
         frame = Frame(image=image, index=self._index, captured_at=captured_at, pts=pts)
         self._index += 1
         return frame
@@ -83,12 +86,12 @@ class Source(ABC):
         as a camera's buffered frames carry their exposure time: the lag shows
         up as latency instead of being hidden.
         """
-        now = time.monotonic()
+        now = self.clock()
         if self._started is None:
             self._started = now - pts
         due = self._started + pts
         if due > now:
-            self._interrupted.wait(due - now)
+            self.sleep(due - now)
         return due
 
     def interrupt(self) -> None:
@@ -274,7 +277,9 @@ class ImageFolder(Source):
         path = self._paths[self._index]
         try:
             image = read_image(path)
-        except UserError as exc:  # deleted or replaced under us
+        except FileNotFoundError:  # deleted between read_image's check and its read
+            raise SourceLost(f"{path}: no such file") from None
+        except (UserError, OSError) as exc:  # deleted, replaced or unreadable under us
             raise SourceLost(str(exc)) from None
         return self._resize(image), self._index / self.fps
 
@@ -331,13 +336,11 @@ def open_source(spec: str, size: int | None = None, paced: bool = True, fps: flo
 
 
 def _pattern_geometry(spec: str) -> tuple[int, int, float]:
-    match = re.fullmatch(r"testpattern(?::(\d+)x(\d+))?(?:@(\d+(?:\.\d+)?))?", spec)
+    match = re.fullmatch(r"testpattern(?::([^@]*))?(?:@(\d+(?:\.\d+)?))?", spec)
     if not match:
         raise UserError(f"{spec!r}: write the test pattern as testpattern or testpattern:WIDTHxHEIGHT@FPS")
-    width, height, rate = match.groups()
-    width, height = int(width or 640), int(height or 480)
-    if width < 16 or height < 16:
-        raise UserError(f"{spec!r}: the test pattern needs at least 16x16 pixels")
+    geometry, rate = match.groups()
+    width, height = (640, 480) if geometry is None else parse_wxh(geometry, f"the test pattern's size in {spec!r}")
     return width, height, float(rate or 30)
 
 

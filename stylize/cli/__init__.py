@@ -11,15 +11,24 @@ from stylize.errors import UserError
 
 # verb -> module in stylize.cli; each module has `add_parser(subparsers)`
 # and `run(args) -> int`.
-VERBS = ["image", "video", "live", "weights", "info", "train", "bench"]
+VERBS = ["image", "video", "live", "looks", "weights", "info", "train", "bench"]
 
 EPILOG = """examples:
+  stylize image photo.jpg --look starry-night -o out.png
   stylize image photo.jpg --method candy -o out.png
   stylize image photo.jpg --style starry.jpg --method gatys -o out.png
+  stylize live --source testpattern --no-preview --stream udp://127.0.0.1:9000
+  stylize looks
   stylize weights list
   stylize info
 
 Run `stylize VERB --help` for each verb's options and examples."""
+
+
+def sentence(text: str) -> str:
+    """A verb's one-line help as its --help description: first letter up, full stop; the rest as written,
+    so names keep their capitals (OBS, ONNX Runtime, VGG-19, AdaIN), which str.capitalize() would lower."""
+    return text[:1].upper() + text[1:] + "."
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):

@@ -2,21 +2,25 @@
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import json
 import sys
+from pathlib import Path
 
+from stylize.cli import sentence
 from stylize.errors import UserError
+from stylize.sizes import parse_wxh
 
-HELP = "measure speed and quality (results go to bench/results/)"
+HELP = "measure speed and quality (JSON and PNG into ./bench-results/, or the folder -o names)"
 EXAMPLES = """examples:
   stylize bench speed --method student --resolution 640x480 --backend onnxruntime
   stylize bench quality                    # about half an hour on a quiet 2-core CPU
   stylize bench pipeline --seconds 20      # threaded live pipeline vs a naive loop
+
+  # replace the results committed with the repository (run from its root)
+  stylize bench speed --method student --backend onnxruntime --threads 2 -o bench/results
 """
 
-SPEED_HELP = "fps of a net at a resolution, next to naive VGG-r31 AdaIN measured in the same run"
+SPEED_HELP = "frames per second of a net at a resolution, next to the naive VGG-19 relu3_1 AdaIN timed in the same run"
 SPEED_EXAMPLES = """examples:
   # the CPU target: the student through ONNX Runtime on 2 cores, >= 20 fps
   stylize bench speed --method student --resolution 640x480 --backend onnxruntime --threads 2
@@ -31,7 +35,7 @@ Nets without registered weights are timed with random weights (the cost is the
 same) and the result says so.
 """
 
-QUALITY_HELP = "VGG-r31 content and style losses on the eval set, against Gatys"
+QUALITY_HELP = "VGG-19 relu3_1 content and style losses of every method on the eval set, against Gatys"
 QUALITY_EXAMPLES = """examples:
   # the default (~30 min): 153 pairs at 512 px, Gatys on 8 reference pairs at 384 px
   stylize bench quality
@@ -40,24 +44,33 @@ QUALITY_EXAMPLES = """examples:
   stylize bench quality --methods student,adain --net student=runs/student/checkpoint.pt --pairs 0
 
   # a quick look: small images, 2 reference pairs, short Gatys runs
-  stylize bench quality --size 256 --gatys-size 192 --pairs 2 --gatys-steps 30
+  stylize bench quality --short-side 256 --gatys-short-side 192 --pairs 2 --gatys-steps 30
 
   # every one of the 289 pairs, Gatys included (hours)
   stylize bench quality --full
 """
 
-PIPELINE_HELP = "threaded live pipeline vs a naive loop (options: stylize bench pipeline --help)"
+PIPELINE_HELP = "the threaded live pipeline against a naive read, stylize, show loop, in one run"
+PIPELINE_EXAMPLES = """examples:
+  # the default: 3 alternating runs of 40 s per loop at 640x480, camera at 30 fps
+  stylize bench pipeline
+
+  # a quick look with a given fast net
+  stylize bench pipeline --seconds 10 --repeats 1 --method candy --resolution 320x240
+
+Both loops stream MPEG-TS (H.264) to udp://127.0.0.1, the OBS path.
+"""
 
 
 def add_parser(verbs, parents) -> None:
-    p = verbs.add_parser("bench", help=HELP, description=HELP.capitalize() + ".", epilog=EXAMPLES,
+    p = verbs.add_parser("bench", help=HELP, description=sentence(HELP), epilog=EXAMPLES,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     benches = p.add_subparsers(dest="bench", metavar="BENCHMARK", required=True)
 
-    speed = benches.add_parser("speed", parents=parents, help=SPEED_HELP, description=SPEED_HELP.capitalize() + ".",
+    speed = benches.add_parser("speed", parents=parents, help=SPEED_HELP, description=sentence(SPEED_HELP),
                                epilog=SPEED_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     speed.add_argument("--method", required=True, help="student, aesfa, adain or a fast net such as candy")
-    speed.add_argument("--resolution", default="640x480", help="frame size WIDTHxHEIGHT (default 640x480)")
+    speed.add_argument("--resolution", default="640x480", metavar="WxH", help="frame size (default 640x480)")
     speed.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
                        help="eager torch on the CPU, or the ONNX export in ONNX Runtime (default torch)")
     speed.add_argument("--threads", type=int, help="CPU threads for the net and the baseline "
@@ -67,15 +80,16 @@ def add_parser(verbs, parents) -> None:
     speed.set_defaults(run=run_speed)
 
     quality = benches.add_parser("quality", parents=parents, help=QUALITY_HELP,
-                                 description=QUALITY_HELP.capitalize() + ".", epilog=QUALITY_EXAMPLES,
+                                 description=sentence(QUALITY_HELP), epilog=QUALITY_EXAMPLES,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     quality.add_argument("--eval", dest="eval_dir", help="folder with content/ and style/ "
-                                                         "(default: ../shared/data/eval beside the repo)")
-    quality.add_argument("--size", type=int, default=512, help="short side for the main set (default 512)")
-    quality.add_argument("--gatys-size", type=int, default=384,
-                         help="short side for the Gatys reference pairs (default 384)")
+                                                         "(default: ../shared/data/eval from the current directory)")
+    quality.add_argument("--short-side", type=int, default=512,
+                         help="short side in pixels of the main set's pictures (default 512)")
+    quality.add_argument("--gatys-short-side", type=int, default=384,
+                         help="short side in pixels of the Gatys reference pairs (default 384)")
     quality.add_argument("--main-pairs", type=int,
-                         help="content x style pairs for the nets at --size (default: 153 of the 289, "
+                         help="content x style pairs for the nets at --short-side (default: 153 of the 289, "
                               "9 styles per content)")
     quality.add_argument("--pairs", type=int, default=8, help="number of Gatys reference pairs (default 8)")
     quality.add_argument("--full", action="store_true", help="every pair, for the nets and for Gatys")
@@ -84,18 +98,41 @@ def add_parser(verbs, parents) -> None:
     _add_common(quality)
     quality.set_defaults(run=run_quality)
 
-    # Every argument, --help included, belongs to the pipeline benchmark's own parser:
-    # with '+' as its only option prefix this parser takes none of them itself.
-    pipeline = benches.add_parser("pipeline", help=PIPELINE_HELP, add_help=False, prefix_chars="+")
-    pipeline.add_argument("args", nargs=argparse.REMAINDER)
-    pipeline.set_defaults(run=run_pipeline, debug=False)
+    pipeline = benches.add_parser("pipeline", parents=parents, help=PIPELINE_HELP,
+                                  description=sentence(PIPELINE_HELP), epilog=PIPELINE_EXAMPLES,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    pipeline.add_argument("--seconds", type=float, default=40.0, help="length of each run (default 40)")
+    pipeline.add_argument("--resolution", default="640x480", metavar="WxH", help="frame size (default 640x480)")
+    pipeline.add_argument("--fps", type=float, default=30.0, help="the camera's frame rate (default 30)")
+    pipeline.add_argument("--repeats", type=int, default=3, help="alternating runs of each loop (default 3)")
+    pipeline.add_argument("--method", help="fast net to use (default: the fastest one found here)")
+    pipeline.add_argument("--name", default="pipeline", help="file stem of the results: NAME.json, NAME.png "
+                                                             "(default pipeline)")
+    _add_output(pipeline)
+    pipeline.set_defaults(run=run_pipeline)
 
 
 def _add_common(parser) -> None:
     parser.add_argument("--net", action="append", metavar="METHOD=PATH",
                         help="use this checkpoint or state dict for METHOD (repeatable)")
-    parser.add_argument("--out", help="folder for the JSON and PNG (default: bench/results in the repo)")
+    _add_output(parser)
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+
+
+def _add_output(parser) -> None:
+    parser.add_argument("-o", "--output", metavar="FOLDER",
+                        help="folder for the JSON and PNG, created if needed (default: ./bench-results; "
+                             "-o bench/results replaces the results committed with the repository)")
+
+
+def _show(args, result: dict, formatted: str) -> None:
+    """The result on stdout; with --json the files written are named on stderr, so stdout stays JSON."""
+    if not args.json:
+        print(formatted)
+        return
+    print(json.dumps(result, indent=2))
+    for path in result.get("files", []):
+        print(f"wrote {path}", file=sys.stderr)
 
 
 def run_speed(args) -> int:
@@ -106,11 +143,11 @@ def run_speed(args) -> int:
     files = parse_net_files(args.net)
     if args.threads is not None and args.threads < 1:
         raise UserError(f"--threads must be at least 1, got {args.threads}")
-    resolution = speed.parse_resolution(args.resolution)
+    resolution = parse_wxh(args.resolution, "--resolution")
     print(f"timing {args.method} and the AdaIN-r31 baseline, {args.seconds:g} s each ...", file=sys.stderr)
     result = speed.run(args.method, resolution, args.backend, args.threads,
-                       args.seconds, str(files[args.method]) if args.method in files else None, args.out)
-    print(json.dumps(result, indent=2) if args.json else speed.format_result(result))
+                       args.seconds, str(files[args.method]) if args.method in files else None, args.output)
+    _show(args, result, speed.format_result(result))
     return 0
 
 
@@ -118,26 +155,39 @@ def run_quality(args) -> int:
     from stylize.bench import quality
     from stylize.bench.nets import parse_net_files
 
-    for name in ("size", "gatys_size"):
+    for name in ("short_side", "gatys_short_side"):
         if getattr(args, name) < 32:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 32 pixels")
+            raise UserError(f"--{name.replace('_', '-')} must be at least 32 pixels, got {getattr(args, name)}")
     for name in ("pairs", "main_pairs"):
         if (getattr(args, name) or 0) < 0:
             raise UserError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(args, name)}")
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip()) if args.methods else None
-    settings = quality.Settings(size=args.size, gatys_size=args.gatys_size, pairs=args.pairs, full=args.full,
-                                gatys_steps=args.gatys_steps, methods=methods, net_files=parse_net_files(args.net))
+    settings = quality.Settings(size=args.short_side, gatys_size=args.gatys_short_side, pairs=args.pairs,
+                                full=args.full, gatys_steps=args.gatys_steps, methods=methods,
+                                net_files=parse_net_files(args.net))
     if args.eval_dir:
         settings.eval_dir = args.eval_dir
     if args.main_pairs is not None:
         settings.main_pairs = args.main_pairs
-    result = quality.run(settings, args.out)
-    print(json.dumps(result, indent=2) if args.json else quality.format_result(result))
+    result = quality.run(settings, args.output)
+    _show(args, result, quality.format_result(result))
     return 0
 
 
 def run_pipeline(args) -> int:
-    if importlib.util.find_spec("stylize.bench.pipeline") is None:
-        raise UserError("this build has no pipeline benchmark (bench/pipeline.py)")
-    module = importlib.import_module("stylize.bench.pipeline")
-    return module.main(args.args)
+    from stylize.bench import pipeline
+
+    if args.seconds <= 0:
+        raise UserError(f"--seconds must be positive, got {args.seconds}")
+    if args.fps <= 0:
+        raise UserError(f"--fps must be positive, got {args.fps}")
+    if args.repeats < 1:
+        raise UserError(f"--repeats must be at least 1, got {args.repeats}")
+    if not args.name or Path(args.name).name != args.name:
+        raise UserError(f"--name is a file stem without folders, got {args.name!r}; the folder is -o")
+    if args.method:
+        pipeline.check_method(args.method)
+    settings = pipeline.Settings(seconds=args.seconds, resolution=parse_wxh(args.resolution, "--resolution"),
+                                 fps=args.fps, repeats=args.repeats, method=args.method, name=args.name)
+    print(pipeline.format_result(pipeline.run(settings, args.output)))
+    return 0

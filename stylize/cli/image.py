@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from stylize import api
+from stylize.cli import sentence
 from stylize.cli._looks import add_look_options, check_common, make_engine, split
+from stylize.cli.looks import list_looks
 from stylize.errors import OptionError, UserError
 from stylize.imageio import IMAGE_SUFFIXES, check_writable, list_images, read_image, write_image
 from stylize.jobs import ImageJob, as_mask, fit_long_side
@@ -45,13 +47,13 @@ EXAMPLES = """examples:
 
 
 def add_parser(verbs, parents) -> None:
-    p = verbs.add_parser("image", parents=parents, help=HELP, description=HELP.capitalize() + ".",
+    p = verbs.add_parser("image", parents=parents, help=HELP, description=sentence(HELP),
                          epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="image file(s), folder(s), or - for stdin")
     p.add_argument("-o", "--output",
                    help="output file, or a folder when there are several inputs; - for stdout (PNG)")
     add_look_options(p, several=False, gatys=True)
-    p.add_argument("--list-looks", action="store_true", help="list the built-in looks and exit")
+    p.add_argument("--list-looks", action="store_true", help="list the built-in looks and exit (as `stylize looks`)")
     p.add_argument("--style-weights", help="blend weights for several styles, e.g. 0.7,0.3")
     p.add_argument("--mask", help="grayscale image: white = stylize (or style A), black = keep (or style B)")
     p.add_argument("--steps", type=int, help="gatys: optimisation steps per scale")
@@ -112,10 +114,8 @@ def build_look(args) -> Look:
 
 
 def run(args) -> int:
-    if args.list_looks:
-        for name, title in api.looks().items():
-            print(f"{name:<18}{title}")
-        return 0
+    if args.list_looks:  # the alias of `stylize looks`
+        return list_looks()
     if not args.inputs or not args.output:
         raise OptionError("give at least one INPUT and -o OUTPUT (see --help)")
     check_common(args)

@@ -6,6 +6,7 @@ import json
 import platform
 
 from stylize import __version__
+from stylize.cli import sentence
 from stylize.models import weights
 
 HELP = "show versions, devices, ONNX Runtime providers and found weights"
@@ -16,7 +17,7 @@ EXAMPLES = """examples:
 
 
 def add_parser(verbs, parents) -> None:
-    p = verbs.add_parser("info", parents=parents, help=HELP, description=HELP.capitalize() + ".",
+    p = verbs.add_parser("info", parents=parents, help=HELP, description=sentence(HELP),
                          epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=run)
@@ -48,20 +49,27 @@ def collect() -> dict:
     }
 
 
+# How the report names each key for people (the JSON keeps the keys).
+LABELS = {"python": "Python", "torch": "PyTorch", "torch_device": "PyTorch device", "torch_threads": "PyTorch threads",
+          "cuda": "CUDA", "numpy": "NumPy", "opencv": "OpenCV", "pyav": "PyAV", "onnxruntime": "ONNX Runtime",
+          "onnxruntime_providers": "ONNX Runtime providers", "weights_dirs": "weights folders"}
+
+
 def run(args) -> int:
     info = collect()
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
     for key, value in info.items():
+        label = LABELS.get(key, key)
         if key == "weights":
-            print("weights:")
+            print(f"{label}:")
             for name, path in value.items():
                 print(f"  {name:<16}{path or 'not found'}")
         elif isinstance(value, dict):
-            print(f"{key}:")
+            print(f"{label}:")
             for k, v in value.items():
-                print(f"  {k:<16}{v}")
+                print(f"  {k:<18}{v}")
         else:
-            print(f"{key + ':':<24}{', '.join(value) if isinstance(value, list) else value}")
+            print(f"{label + ':':<26}{', '.join(value) if isinstance(value, list) else value}")
     return 0

@@ -6,16 +6,21 @@ import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Callable
+from urllib.parse import urlsplit
 
+from stylize.cli import sentence
 from stylize.cli._looks import add_look_options, backend_label, build_looks, check_common, make_engine
 from stylize.cli.video import VIDEO_SUFFIXES, check_output
-from stylize.errors import UserError
+from stylize.errors import OptionError, UserError
 from stylize.realtime.controls import Controls, OscServer
 from stylize.realtime.masks import MODES as MASK_MODES
 from stylize.realtime.masks import MotionMask
 from stylize.realtime.pipeline import Pipeline, StopReason, write_stats
-from stylize.realtime.sinks import NetworkStream, PreviewWindow, VideoWriter, VirtualCamera, format_hotkeys
+from stylize.realtime.sinks import (NetworkStream, PreviewWindow, Sink, VideoWriter, VirtualCamera,
+                                    format_hotkeys)
 from stylize.realtime.sources import open_source
+from stylize.sizes import parse_wxh
 
 HELP = "stylize a camera live, into a preview window, OBS (stream or virtual camera) or a file"
 EXAMPLES = f"""examples:
@@ -55,7 +60,7 @@ OSC addresses (UDP, 127.0.0.1 unless --osc-host):
 
 
 def add_parser(verbs, parents) -> None:
-    p = verbs.add_parser("live", parents=parents, help=HELP, description=HELP.capitalize() + ".",
+    p = verbs.add_parser("live", parents=parents, help=HELP, description=sentence(HELP),
                          epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     source = p.add_argument_group("input")
     source.add_argument("--source", default="0",
@@ -85,16 +90,6 @@ def add_parser(verbs, parents) -> None:
     p.set_defaults(run=run)
 
 
-def _capture_size(text: str | None) -> tuple[int | None, int | None]:
-    if not text:
-        return None, None
-    try:
-        width, height = (int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise UserError(f"--capture must look like 1280x720, got {text!r}") from None
-    return width, height
-
-
 def _check(args) -> None:
     check_common(args)
     if args.crossfade_ms < 0:
@@ -113,6 +108,12 @@ def _check(args) -> None:
         check_output(args.stats, "stats file")
 
 
+def _check_outputs(args) -> None:
+    if not (args.preview or args.stream or args.record or args.vcam or args.stats):
+        raise OptionError("--no-preview leaves nothing to watch or keep: add --stream URL, --record FILE.mp4, "
+                          "--vcam or --stats FILE.json")
+
+
 class Recordings:
     """Makes a new writer each time recording is switched on: --record FILE, then FILE-2, FILE-3, ..."""
 
@@ -127,6 +128,7 @@ class Recordings:
             n += 1
             path = base.with_name(f"{base.stem}-{n}{base.suffix}")
         self.paths.append(path)
+        print(f"recording: {path}", file=sys.stderr, flush=True)
         return VideoWriter(path, lossless=False, progress=False)
 
     def _taken(self, path: Path) -> bool:
@@ -137,27 +139,16 @@ class Recordings:
 def run(args) -> int:
     _check(args)
     looks = build_looks(args, several=True)
-    width, height = _capture_size(args.capture)
+    _check_outputs(args)
+    capture = parse_wxh(args.capture, "--capture") if args.capture else (None, None)
     with ExitStack() as stack:
         controls = Controls([look.name for look in looks], alpha=args.alpha, crossfade_ms=args.crossfade_ms,
                             recording=bool(args.record), preserve_color=args.preserve_color)
         if args.osc is not None:
             stack.enter_context(OscServer(controls, args.osc, args.osc_host))
-        try:
-            source = open_source(args.source, size=args.size, paced=True, fps=args.fps,
-                                 camera_width=width, camera_height=height)
-        except UserError as exc:
-            if args.source.isdigit() or args.source.startswith("/dev/video"):
-                raise UserError(f"{exc} (no camera? try --source testpattern or a video file)") from None
-            raise
+        source = _open_source(args, *capture)
         stack.callback(source.close)
-        sinks = []
-        if args.preview:
-            sinks.append(PreviewWindow(controls))
-        if args.stream:
-            sinks.append(NetworkStream(args.stream))
-        if args.vcam:
-            sinks.append(VirtualCamera())
+        sinks = _sinks(args, controls)
         engine = make_engine(args)
         controls.backend = backend_label(engine)
         recordings = Recordings(args.record)
@@ -171,6 +162,32 @@ def run(args) -> int:
     for path in recordings.paths:
         if path.exists():
             print(f"recorded {path}", file=sys.stderr)
+    print(summary(result.stats), file=sys.stderr)
+    return _exit_code(args, result)
+
+
+def _open_source(args, width: int | None, height: int | None):
+    try:
+        return open_source(args.source, size=args.size, paced=True, fps=args.fps,
+                           camera_width=width, camera_height=height)
+    except UserError as exc:
+        if args.source.isdigit() or args.source.startswith("/dev/video"):
+            raise UserError(f"{exc} (no camera? try --source testpattern or a video file)") from None
+        raise
+
+
+def _sinks(args, controls: Controls) -> list[Sink]:
+    sinks: list[Sink] = []
+    if args.preview:
+        sinks.append(PreviewWindow(controls))
+    if args.stream:
+        sinks.append(Announced(NetworkStream(args.stream), describe_stream))
+    if args.vcam:
+        sinks.append(Announced(VirtualCamera(), describe_vcam))
+    return sinks
+
+
+def _exit_code(args, result) -> int:
     if result.reason in (StopReason.END_OF_STREAM, StopReason.QUIT, StopReason.DURATION):
         return 0
     if result.reason == StopReason.INTERRUPTED:
@@ -180,3 +197,54 @@ def run(args) -> int:
     print(f"stylize live: {'lost the source' if result.reason == StopReason.SOURCE_LOST else 'error'}: "
           f"{result.message}", file=sys.stderr)
     return 1
+
+
+class Announced(Sink):
+    """Passes frames to `inner`; once it is open, says on stderr where a viewer finds it."""
+
+    def __init__(self, inner: Sink, describe: Callable[[Sink], str]):
+        self.inner = inner
+        self.describe = describe
+        self.lossless = inner.lossless
+
+    @property
+    def name(self) -> str:  # a sink may name itself only once open (the vcam's device)
+        return self.inner.name
+
+    def open(self, width, height, fps) -> None:
+        self.inner.open(width, height, fps)
+        print(self.describe(self.inner), file=sys.stderr, flush=True)
+
+    def write(self, frame) -> None:
+        self.inner.write(frame)
+
+    def end_of_stream(self) -> None:
+        self.inner.end_of_stream()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def describe_stream(stream: NetworkStream) -> str:
+    """The line that tells a viewer what to open for `--stream`."""
+    scheme = urlsplit(stream.url).scheme
+    if scheme == "http":
+        host, port = stream.address or (urlsplit(stream.url).hostname, urlsplit(stream.url).port)
+        # A server on every interface is reached by this machine's name or address, not 0.0.0.0.
+        shown = "THIS-MACHINE" if host in ("0.0.0.0", "::", "") else f"[{host}]" if ":" in host else host
+        return (f"stream: MJPEG at http://{shown}:{port}/ (open it in a browser, or in OBS as a Media Source "
+                f"with input format mpjpeg)")
+    return (f"stream: MPEG-TS to {stream.url} (in OBS: Media Source, input {stream.url}, input format mpegts; "
+            f"or ffplay {stream.url})")
+
+
+def describe_vcam(camera: VirtualCamera) -> str:
+    device = camera.name.removeprefix("vcam ").strip() or "the virtual camera"
+    return f"virtual camera: {device} (pick it in OBS as a Video Capture Device, or in a video-call app)"
+
+
+def summary(stats: dict) -> str:
+    """One line at the end of a run: frames stylized, their rate, frames dropped."""
+    engine = stats["stages"]["engine"]
+    return (f"live: {engine['frames']} frames in {stats['seconds']:.1f} s, {engine['fps']:.1f} fps, "
+            f"{stats['drops']} dropped ({stats['stopped']})")

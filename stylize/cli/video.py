@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from stylize.cli import sentence
 from stylize.cli._looks import add_look_options, build_looks, check_common, make_engine
 from stylize.jobs import VIDEO_SUFFIXES, check_output, stylize_video_file  # noqa: F401 (live checks --record)
 from stylize.realtime.pipeline import StopReason
@@ -25,7 +26,7 @@ Output is H.264 (MPEG-4 where H.264 is missing); .mp4, .mkv and .mov work.
 
 
 def add_parser(verbs, parents) -> None:
-    p = verbs.add_parser("video", parents=parents, help=HELP, description=HELP.capitalize() + ".",
+    p = verbs.add_parser("video", parents=parents, help=HELP, description=sentence(HELP),
                          epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", metavar="INPUT", help="a video file")
     p.add_argument("-o", "--output", required=True, help="the stylized video file (.mp4, .mkv, .mov, ...)")

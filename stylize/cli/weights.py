@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from stylize.cli import sentence
 from stylize.errors import UserError
 from stylize.models import weights
 
@@ -19,7 +20,7 @@ checked against its registered sha256 before use.
 
 
 def add_parser(verbs, parents) -> None:
-    p = verbs.add_parser("weights", parents=parents, help=HELP, description=HELP.capitalize() + ".",
+    p = verbs.add_parser("weights", parents=parents, help=HELP, description=sentence(HELP),
                          epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("action", choices=["list", "where", "fetch"], help="what to do")
     p.add_argument("name", nargs="?", help="registered name (for where and fetch)")

@@ -14,7 +14,7 @@ from stylize.bench.nets import random_net
 from stylize.cli import main
 from stylize.errors import UserError
 from stylize.models import registry, zoo
-from stylize.realtime.engines import frame_to_tensor
+from stylize.tensors import frame_to_tensor
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -115,7 +115,15 @@ def test_pairs_are_fixed_distinct_and_balanced():
 
 def test_cli_reports_a_missing_eval_folder_in_one_line(weights_dir, tmp_path, capsys):
     code = main(["bench", "quality", "--eval", str(tmp_path / "nothing"), "--methods", "candy",
-                 "--out", str(tmp_path)])
+                 "-o", str(tmp_path)])
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no images" in err[0]
+
+
+@pytest.mark.parametrize("option", ["--short-side", "--gatys-short-side"])
+def test_short_sides_are_named_so_and_checked(option, tmp_path, capsys):
+    assert main(["bench", "quality", option, "16", "--eval", str(tmp_path), "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{option} must be at least 32 pixels, got 16" in err[0]
+    assert not list(tmp_path.iterdir())

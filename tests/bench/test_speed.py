@@ -8,9 +8,9 @@ import cv2
 import pytest
 import torch
 
+from helpers import REPO
 from stylize.bench import speed
 from stylize.cli import main
-from stylize.errors import UserError
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +44,7 @@ def test_student_through_onnxruntime_writes_json_and_chart(weights_dir, tmp_path
 
 def test_cli_times_a_fast_net_in_torch(weights_dir, tmp_path, capsys):
     code = main(["bench", "speed", "--method", "candy", "--resolution", "48x32", "--threads", "1",
-                 "--seconds", "0.2", "--out", str(tmp_path), "--json"])
+                 "--seconds", "0.2", "-o", str(tmp_path), "--json"])
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     assert result["backend"] == "torch" and "candy" in result["new"]["weights"]
@@ -53,18 +53,41 @@ def test_cli_times_a_fast_net_in_torch(weights_dir, tmp_path, capsys):
 
 
 def test_cli_rejects_an_unknown_method_in_one_line(tmp_path, capsys):
-    assert main(["bench", "speed", "--method", "nope", "--seconds", "0.1", "--out", str(tmp_path)]) == 2
+    assert main(["bench", "speed", "--method", "nope", "--seconds", "0.1", "--output", str(tmp_path)]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "unknown method 'nope'" in lines[0]
     assert not list(tmp_path.iterdir())
 
 
+def test_without_output_results_go_to_the_current_directory(weights_dir, tmp_path, monkeypatch, capsys):
+    committed = REPO / "bench" / "results"
+    before = {path.name: path.stat().st_mtime_ns for path in committed.iterdir()}
+    monkeypatch.setenv("STYLIZE_WEIGHTS", str(weights_dir.resolve()))  # it may be relative to the repo
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", "speed", "--method", "candy", "--resolution", "32x32", "--threads", "1",
+                 "--seconds", "0.1"]) == 0
+    written = tmp_path / "bench-results" / "speed_candy_torch_32x32_t1.json"
+    assert f"wrote {written}" in capsys.readouterr().out.splitlines()[-2]
+    assert json.loads(written.read_text())["method"] == "candy"
+    assert {path.name: path.stat().st_mtime_ns for path in committed.iterdir()} == before
+
+
+def test_json_keeps_stdout_json_and_names_the_files_on_stderr(weights_dir, tmp_path, capsys):
+    assert main(["bench", "speed", "--method", "candy", "--resolution", "32x32", "--threads", "1",
+                 "--seconds", "0.1", "-o", str(tmp_path), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["files"] == [str(tmp_path / f"speed_candy_torch_32x32_t1.{ext}")
+                                                 for ext in ("json", "png")]
+    assert f"wrote {tmp_path / 'speed_candy_torch_32x32_t1.json'}" in captured.err
+
+
 @pytest.mark.parametrize("text", ["640", "640x", "axb", "8x8"])
-def test_bad_resolutions_are_user_errors(text):
-    with pytest.raises(UserError):
-        speed.parse_resolution(text)
+def test_bad_resolutions_are_one_line_and_exit_2(text, tmp_path, capsys):
+    assert main(["bench", "speed", "--method", "candy", "--resolution", text, "-o", str(tmp_path)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "--resolution must" in lines[0]
+    assert not list(tmp_path.iterdir())
 
 
 def test_resolution_is_width_by_height():
-    assert speed.parse_resolution("640x480") == (640, 480)
     assert speed.fixed_frame(640, 480).shape == (480, 640, 3)

@@ -67,7 +67,10 @@ def test_alpha_colour_and_mask_change_live(weights_dir, frame, outputs):
     engine = TorchEngine()
     engine.set_style(CANDY)
     engine.alpha = 0.0
-    np.testing.assert_allclose(engine(frame), frame, atol=1)
+    np.testing.assert_array_equal(engine(frame), frame)  # exactly the input
+    engine.alpha = 0.5
+    half_way = 0.5 * frame.astype(float) + 0.5 * outputs["candy"].astype(float)
+    assert np.abs(engine(frame) - half_way).max() <= 1  # a pixel blend towards the look
     engine.alpha = 1.0
     np.testing.assert_array_equal(engine(frame), outputs["candy"])
     engine.preserve_color = True
@@ -136,7 +139,7 @@ def test_arbitrary_net_crossfade_interpolates_precomputed_styles(adain_net, fram
 
 def test_preserve_color_match_takes_the_frames_palette(weights_dir, frame, outputs):
     from stylize.models.color import match_color
-    from stylize.realtime.engines import frame_to_tensor, tensor_to_frame
+    from stylize.tensors import frame_to_tensor, tensor_to_frame
 
     engine = TorchEngine()
     engine.set_style(CANDY)
@@ -153,3 +156,34 @@ def test_preserve_color_match_takes_the_frames_palette(weights_dir, frame, outpu
     with pytest.raises(ValueError):
         engine.preserve_color = "sepia"
         engine(frame)
+
+
+@pytest.fixture(scope="module")
+def student_engines():
+    from stylize.models.student import StudentNet
+    from stylize.realtime.onnx_engine import OnnxEngine
+
+    torch.manual_seed(0)
+    net = StudentNet().eval()
+    with torch.no_grad():  # a random student outputs near-black; make it show its style
+        net.decoder.at_half[-1].weight.mul_(20)
+        net.decoder.at_half[-1].bias.fill_(0.5)
+    look = Look("noise", "student", [solid_rgb(48, 48, seed=1)])
+    engines = [TorchEngine(nets={"student": net}), OnnxEngine(threads=1, nets={"student": net})]
+    for engine in engines:
+        engine.set_style(look)
+    return engines
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+def test_alpha_blends_an_arbitrary_net_smoothly_down_to_the_exact_input(student_engines, backend):
+    engine = next(e for e in student_engines if e.backend == backend)
+    frame = solid_rgb(33, 47, seed=5)
+    distances = []
+    for alpha in (1.0, 0.75, 0.5, 0.25, 0.0):
+        engine.alpha = alpha
+        distances.append(np.abs(engine(frame).astype(float) - frame).mean())
+    engine.alpha = 1.0
+    assert distances[-1] == 0.0  # bit-exact: no reconstruction through the net
+    steps = -np.diff(distances)
+    assert distances[0] > 10 and np.allclose(steps, distances[0] / 4, rtol=0.05)  # even steps: a pixel blend

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 import wave
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -29,14 +29,33 @@ def test_test_pattern_moves_and_ends_when_told():
         pattern.read()
 
 
-def test_paced_source_is_not_faster_than_its_rate():
+class Clock:
+    """A hand-driven time base whose sleeps advance it."""
+
+    def __init__(self):
+        self.now = 50.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_paced_source_waits_until_each_frame_is_due():
+    clock = Clock()
     pattern = TestPattern(32, 32, fps=50, paced=True)
-    started = time.monotonic()
-    frames = [pattern.read() for _ in range(11)]
-    # Ten intervals at 50 fps cannot take less than 0.2 s if pacing works.
-    assert time.monotonic() - started >= 0.19
-    stamps = [f.captured_at for f in frames]
-    assert stamps == sorted(stamps)
+    pattern.clock, pattern.sleep = clock, clock.sleep
+    first = pattern.read()
+    clock.now += 0.005  # the reader took 5 ms: the next frame is due 15 ms later
+    second = pattern.read()
+    assert clock.sleeps == [pytest.approx(0.015)]
+    clock.now += 0.1  # a reader that falls behind does not wait, and sees the lag in the stamp
+    third = pattern.read()
+    assert len(clock.sleeps) == 1
+    assert [f.captured_at for f in (first, second, third)] == pytest.approx([50.0, 50.02, 50.04])
 
 
 def test_video_file_gives_rgb_frames_with_timestamps(shared):
@@ -91,6 +110,22 @@ def test_image_folder_that_vanishes_is_lost(tmp_path):
     for path in tmp_path.iterdir():
         path.unlink()
     with pytest.raises(SourceLost):
+        source.read()
+
+
+def test_a_file_deleted_between_the_check_and_the_read_is_a_lost_source(tmp_path, monkeypatch):
+    for i in range(2):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), np.full((24, 32, 3), i, np.uint8))
+    source = ImageFolder(str(tmp_path), paced=False)
+    read_bytes = Path.read_bytes
+
+    def vanish_then_read(path):  # the file goes after read_image saw it exist, before it is read
+        if path.parent == tmp_path:
+            path.unlink()
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", vanish_then_read)
+    with pytest.raises(SourceLost, match="no such file"):
         source.read()
 
 

@@ -1,0 +1,213 @@
+"""The training loop, for any task: steps, checkpoints and resume, sample grids, the loss log, the
+weight average, and the export of fp16 inference weights."""
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from stylize.errors import InputError, UserError, WeightsError
+from stylize.imageio import write_atomic, write_image
+from stylize.models import zoo
+from stylize.models.weights import sha256_of
+from stylize.offline.averaging import WeightAverage
+from stylize.offline.train.config import TrainConfig, plain_dict
+from stylize.offline.train.data import ImageBank
+from stylize.offline.train.device import pick_device, use_bf16
+from stylize.offline.train.losslog import LossLog
+from stylize.offline.train.tasks import task_class
+from stylize.offline.train.tasks.base import PERCEPTUAL_LOSSES, Task
+
+
+def save_atomic(obj, path: Path) -> None:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    write_atomic(path, buffer.getvalue())
+
+
+def sample_grid(task: Task, contents: torch.Tensor, styles: torch.Tensor) -> np.ndarray:
+    """Top row: styles; left column: contents; cells: stylized. RGB uint8."""
+    size = contents.shape[-1]
+    blank = torch.ones(3, size, size, device=contents.device)
+    rows = [torch.cat([blank, *styles], dim=2)]
+    for content in contents:
+        cells = [content]
+        for style in styles:
+            cells.append(task.stylize(content[None], style[None])[0].clamp(0, 1))
+        rows.append(torch.cat(cells, dim=2))
+    grid = torch.cat(rows, dim=1)
+    return (grid.permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+
+
+def _shown(value) -> str:
+    """An option's value as it is typed on the command line."""
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+class Trainer:
+    """Trains the task named by `config.kind` with its `options` (default: that task's defaults).
+
+    The output folder gets `checkpoint.pt` (resumable, written atomically every
+    `checkpoint_every` steps and on Ctrl-C), `losses.csv`, `samples/step_NNNNNN.png`
+    and, at the end, `<kind>.pt` with its sha256 beside.
+    """
+
+    def __init__(self, config: TrainConfig, options=None, *, progress: bool = True):
+        task = task_class(config.kind)
+        options = task.Options() if options is None else options
+        if not isinstance(options, task.Options):
+            raise TypeError(f"the {config.kind} task takes {task.Options.__name__}, not {type(options).__name__}")
+        self.config, self.options, self.progress = config, options, progress
+        self.device = pick_device(config.device)
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        torch.manual_seed(config.seed)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.contents = ImageBank(config.content_dir, config.crop, self.device, config.short_side)
+        self.styles = ImageBank(config.style_dir, config.crop, self.device, config.short_side)
+        self.out = Path(config.out)
+        (self.out / "samples").mkdir(parents=True, exist_ok=True)
+        self.task = task(config, options, zoo.load_vgg().to(self.device))
+        self.task.net.to(self.device)
+        self.task.aux.to(self.device)
+        self.optimizer = torch.optim.Adam([*self.task.trainable.parameters(), *self.task.aux.parameters()],
+                                          lr=config.lr)
+        self.average = WeightAverage(self.task.trainable, config.ema_decay) if config.ema_decay else None
+        self.step = 0
+        self.preview_contents = self.contents.fixed(4, seed=1)
+        self.preview_styles = self.styles.fixed(4, seed=2)
+
+    # --- checkpoints
+    def settings(self) -> dict:
+        """The run's shared and task options in one flat dict, as the checkpoint records them."""
+        return {**self.config.as_dict(), **plain_dict(self.options)}
+
+    def checkpoint(self) -> Path:
+        path = self.out / "checkpoint.pt"
+        save_atomic({"kind": self.config.kind, "step": self.step, "config": self.settings(),
+                     "model": self.task.trainable.state_dict(), "aux": self.task.aux.state_dict(),
+                     **({"average": self.average.state_dict()} if self.average else {}),
+                     "optimizer": self.optimizer.state_dict(),
+                     "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state()}, path)
+        return path
+
+    def resume(self, path: str | Path) -> None:
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"--resume {path}: no such checkpoint")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if state.get("kind") != self.config.kind:
+            raise InputError(f"--resume {path}: checkpoint is for {state.get('kind')!r}, not {self.config.kind!r}")
+        try:
+            self.task.trainable.load_state_dict(state["model"])
+            self.task.aux.load_state_dict(state.get("aux", {}))
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError) as error:
+            raise self._misfit(path, state.get("config", {}), error) from None
+        if self.average:
+            # A run that kept no average (or a different one) starts it from the weights it resumes.
+            self.average = WeightAverage(self.task.trainable, self.config.ema_decay)
+            if "average" in state:
+                self.average.load_state_dict(state["average"])
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        self.step = state["step"]
+
+    def _misfit(self, path: Path, saved: dict, error: Exception) -> UserError:
+        """Why a checkpoint does not load: the task options it was trained with that differ from this run's."""
+        differ = [f"--{k.replace('_', '-')} {_shown(saved[k])} (this run: {_shown(v)})"
+                  for k, v in plain_dict(self.options).items() if k in saved and saved[k] != v]
+        trained = f"; it was trained with {', '.join(differ)}" if differ else ""
+        return WeightsError(f"--resume {path}: the checkpoint does not fit this net{trained} "
+                            f"({str(error).splitlines()[0]})")
+
+    def averaged(self):
+        """A context with the weights that stand for the run in the net: the average if kept."""
+        return self.average.applied(self.task.trainable) if self.average else contextlib.nullcontext()
+
+    def export(self) -> Path:
+        """fp16 inference weights plus their sha256, for the registry."""
+        path = self.out / f"{self.config.kind}.pt"
+        with self.averaged():
+            state = {k: v.detach().half().cpu() for k, v in self.task.inference_state().items()}
+        save_atomic(state, path)
+        write_atomic(self.out / f"{path.name}.sha256", f"{sha256_of(path)}  {path.name}\n".encode())
+        return path
+
+    @torch.no_grad()
+    def evaluate(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, float]:
+        """The losses on a fixed batch, without training (for held-out checks)."""
+        self.task.net.eval()
+        with self.averaged():
+            losses = {k: float(v) for k, v in self.task.losses(content, style).items()}
+        self.task.net.train()
+        return losses
+
+    # --- loop
+    def _sample(self) -> Path:
+        self.task.net.eval()
+        with self.averaged():
+            grid = sample_grid(self.task, self.preview_contents, self.preview_styles)
+        self.task.net.train()
+        path = self.out / "samples" / f"step_{self.step:06d}.png"
+        write_image(path, grid)
+        return path
+
+    def _train_step(self, bf16: bool) -> dict[str, float]:
+        """One optimiser step on a fresh batch; returns its losses."""
+        config = self.config
+        for group in self.optimizer.param_groups:
+            group["lr"] = config.lr / (1 + config.lr_decay * self.step)
+        content = self.contents.sample(config.batch, self.generator)
+        style = self.styles.sample(config.batch, self.generator)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
+            losses = self.task.losses(content, style)
+        self.optimizer.zero_grad(set_to_none=True)
+        losses["total"].backward()
+        self.optimizer.step()
+        if self.average:
+            self.average.update(self.task.trainable)
+        self.step += 1
+        losses = {k: float(v.detach()) for k, v in losses.items()}
+        if not math.isfinite(losses["total"]):
+            raise UserError(f"loss became {losses['total']} at step {self.step}; lower --lr")
+        return losses
+
+    def _after_step(self, losses: dict[str, float], log: LossLog, bar: tqdm, seconds: float) -> None:
+        """Log, sample and checkpoint when their step comes (and log and sample at the last step)."""
+        config, last = self.config, self.step == self.config.steps
+        bar.update(1)
+        if self.step % config.log_every == 0 or last:
+            bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()})
+            log.write(self.step, seconds, losses)
+        if self.step % config.sample_every == 0 or last:
+            self._sample()
+        if self.step % config.checkpoint_every == 0:
+            self.checkpoint()
+
+    def run(self) -> dict[str, float]:
+        """Train up to `config.steps`, then export; returns the last step's losses."""
+        config = self.config
+        bf16 = use_bf16(config.precision, self.device)
+        columns = [*PERCEPTUAL_LOSSES, *self.task.loss_terms]
+        started = time.perf_counter()
+        losses: dict[str, float] = {}
+        self.task.net.train()
+        bar = tqdm(total=config.steps, initial=self.step, desc=f"train {config.kind}", unit="step",
+                   disable=not self.progress, dynamic_ncols=True)
+        with LossLog(self.out / "losses.csv", columns, fresh=self.step == 0) as log:
+            try:
+                while self.step < config.steps:
+                    losses = self._train_step(bf16)
+                    self._after_step(losses, log, bar, time.perf_counter() - started)
+            finally:
+                bar.close()
+                self.checkpoint()  # also on Ctrl-C, so --resume loses nothing
+        self.export()
+        return losses
