@@ -225,8 +225,3 @@ def test_unknown_backend_and_colour_mode_are_usage_errors(cli, tmp_path):
         _one_line_error(cli("image", _photo(tmp_path / "in.png"), "--look", "great-wave", *flags,
                             "-o", tmp_path / "o.png"), flags[0])
 
-
-@pytest.mark.parametrize("verb, names", [("image", []), ("video", [])])
-def test_help_descriptions_keep_proper_capitals(cli, verb, names):
-    description = cli(verb, "--help").stdout.decode().split("\n\n")[1]
-    assert description[0].isupper() and description.rstrip().endswith(".")
