@@ -21,7 +21,8 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 _API = {name: "stylize.api" for name in (
     "methods", "looks", "look", "make_look", "engine", "stylize_image", "stylize_video",
     "MethodInfo", "StyleEngine")}
-_API.update({name: "stylize.errors" for name in ("StylizeError", "InputError", "OptionError", "WeightsError")})
+_API.update({name: "stylize.errors" for name in (
+    "StylizeError", "InputError", "OptionError", "OutputError", "WeightsError")})
 _API["VideoResult"] = "stylize.jobs"
 
 __all__ = ["__version__", *_API]

@@ -9,6 +9,7 @@ import pytest
 from stylize import api
 from stylize.errors import InputError, OptionError, OutputError
 from stylize.jobs import ImageJob, stylize_video_file
+from stylize.realtime.engines import TorchEngine
 from stylize.realtime.pipeline import StopReason
 from stylize.realtime.sinks import VideoWriter
 from stylize.realtime.sources import TestPattern
@@ -46,32 +47,24 @@ def test_video_job_writes_every_frame_and_reports(clip, tmp_path, weights_dir, o
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "out.mkv", "stats.json"]
 
 
-class _TermAfter:
-    """A real engine that sends this process SIGTERM once it has stylized `count` frames."""
+class _TermAfter(TorchEngine):
+    """The torch engine, sending this process SIGTERM once `count` frames are stylized (as `kill` would)."""
 
-    def __init__(self, engine, count):
-        self.engine, self.count, self.done = engine, count, 0
+    def __init__(self, count):
+        super().__init__()
+        self.count, self.done = count, 0
 
-    def __getattr__(self, name):
-        return getattr(self.engine, name)
-
-    def __setattr__(self, name, value):
-        if name in ("engine", "count", "done"):
-            object.__setattr__(self, name, value)
-        else:
-            setattr(self.engine, name, value)
-
-    def __call__(self, frame, mask=None):
+    def _download(self, output):
         self.done += 1
         if self.done == self.count:
             os.kill(os.getpid(), signal.SIGTERM)
-        return self.engine(frame, mask)
+        return super()._download(output)
 
 
 def test_sigterm_stops_the_job_with_a_playable_file(clip, tmp_path, weights_dir, one_torch_thread):
     before = signal.getsignal(signal.SIGTERM)
     out = tmp_path / "cut.mp4"
-    result = stylize_video_file(clip, out, api.make_look("wave"), _TermAfter(api.new_engine(), 3), progress=False)
+    result = stylize_video_file(clip, out, api.make_look("wave"), _TermAfter(3), progress=False)
     assert result.reason == StopReason.INTERRUPTED and not result.finished
     assert 1 <= result.frames < FRAMES and _decoded(out) == result.frames
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "cut.mp4"]  # finalised and renamed
