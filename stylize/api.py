@@ -8,8 +8,9 @@
 
 Pictures are HxWx3 uint8 RGB numpy arrays. Problems a caller can fix raise
 subclasses of stylize.errors.StylizeError: OptionError (a bad option),
-InputError (an unreadable file) and WeightsError (weights missing). The CLI
-is a thin layer over these functions.
+InputError (an unreadable input), OutputError (an output that cannot be
+written) and WeightsError (weights missing). The CLI is a thin layer over
+these functions.
 """
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ class MethodInfo:
     weights: tuple[str, ...]  # registered weight names it loads
     weights_found: bool  # all of them are here (shipped, $STYLIZE_WEIGHTS or the cache)
     realtime: bool  # runs through an engine (video, live); False for Gatys' optimisation
-    summary: str = ""
+    summary: str = ""  # one line on what it is
 
     @property
     def fixed_look(self) -> bool:
@@ -55,7 +56,7 @@ class MethodInfo:
 
 
 def methods() -> list[MethodInfo]:
-    """Every method stylize knows (the registered nets, then Gatys), with its style kind and whether its weights are here."""
+    """Every method stylize knows (the registered nets, then Gatys): its style kind, VGG need and weights."""
     return _method_table()
 
 

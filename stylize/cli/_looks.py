@@ -15,11 +15,11 @@ def add_look_options(parser, several: bool, gatys: bool = False) -> None:
     each = "; several, comma-separated, give looks to switch between" if several else ""
     slow = ", or gatys (slow optimisation, best quality)" if gatys else ""
     group = parser.add_argument_group("what it looks like")
-    group.add_argument("--method", help=f"a fast net ({', '.join(registry.fast_methods())}), or the arbitrary-style net "
-                                        f"for --style and --look ({', '.join(registry.arbitrary_methods())}; default "
-                                        f"{registry.DEFAULT_METHOD}){slow}{each}")
+    group.add_argument("--method", help=f"a fast net ({', '.join(registry.fast_methods())}), or the arbitrary-style "
+                                        f"net for --style and --look ({', '.join(registry.arbitrary_methods())}; "
+                                        f"default {registry.DEFAULT_METHOD}){slow}{each}")
     group.add_argument("--style", help=f"painting image(s) for an arbitrary-style net{each}")
-    group.add_argument("--look", help=f"built-in look(s) by name (see `stylize image --list-looks`){each}")
+    group.add_argument("--look", help=f"built-in look(s) by name (see `stylize looks`){each}")
     group.add_argument("--alpha", type=float, default=1.0, help="0 = the original picture, 1 = full style (default 1)")
     group.add_argument("--preserve-color", nargs="?", const="luminance", choices=COLOR_MODES,
                        help="keep the original colours: 'luminance' (the default) takes only the style's "
