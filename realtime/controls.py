@@ -50,7 +50,7 @@ class Controls:
     """Live state shared by input handlers, the engine loop and the HUD."""
 
     def __init__(self, looks: Sequence[str], alpha: float = 1.0, crossfade_ms: float = 500.0,
-                 backend: str = "?", recording: bool = False, preserve_color: bool = False):
+                 backend: str = "?", recording: bool = False, preserve_color: bool | str | None = None):
         if not looks:
             raise ValueError("Controls needs at least one look")
         self._lock = threading.Lock()
@@ -58,7 +58,9 @@ class Controls:
         self.look_index = 0
         self.alpha = _clamp(alpha)
         self.crossfade_ms = max(0.0, _finite(crossfade_ms, "crossfade_ms"))
-        self.preserve_color = preserve_color
+        self.preserve_color = preserve_color  # None/False (off), True/"luminance" or "match": as the engine takes it
+        # What switching colour preservation on restores: the mode asked for at the start.
+        self._color_on = preserve_color if isinstance(preserve_color, str) else True
         self.view = VIEWS[0]
         self.frozen = False
         self.hud = True
@@ -118,11 +120,11 @@ class Controls:
 
     def set_preserve_color(self, on: bool) -> None:
         with self._lock:
-            self.preserve_color = bool(on)
+            self.preserve_color = self._color_on if on else None
 
     def toggle_preserve_color(self) -> None:
         with self._lock:
-            self.preserve_color = not self.preserve_color
+            self.preserve_color = None if self.preserve_color else self._color_on
 
     # -- what is shown -----------------------------------------------------
     def cycle_view(self) -> None:

@@ -185,3 +185,43 @@ def test_weights_where_and_missing(cli, tmp_path, weights_dir):
     assert where.returncode == 0 and where.stdout.decode().strip().endswith("scream.pth")
     missing = cli("weights", "where", "candy", env={"STYLIZE_WEIGHTS": str(tmp_path)})
     _one_line_error(missing, "not found", str(tmp_path))
+
+
+# ------------------------------------------------ colour and backend --
+def _rgb(path):
+    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB).astype(float)
+
+
+def test_preserve_color_works_with_a_look(cli, tmp_path, content_path):
+    outputs = {}
+    for mode in ("none", "luminance", "match"):
+        out = tmp_path / f"{mode}.png"
+        flags = [] if mode == "none" else ["--preserve-color", mode]
+        result = cli("image", content_path, "--look", "starry-night", "--size", "128", *flags, "-o", out)
+        assert result.returncode == 0, result.stderr.decode()
+        outputs[mode] = _rgb(out)
+    photo = cv2.resize(_rgb(content_path), outputs["none"].shape[1::-1], interpolation=cv2.INTER_AREA)
+
+    def colour_gap(image):  # how far the picture's mean colour is from the photo's
+        return np.abs(image.reshape(-1, 3).mean(0) - photo.reshape(-1, 3).mean(0)).sum()
+
+    assert np.abs(outputs["match"] - outputs["none"]).mean() > 3
+    assert np.abs(outputs["match"] - outputs["luminance"]).mean() > 1  # two different modes
+    assert colour_gap(outputs["match"]) < 0.5 * colour_gap(outputs["none"])
+
+
+def test_onnxruntime_backend_gives_the_torch_picture(cli, tmp_path, content_path):
+    pictures = []
+    for backend in ("torch", "onnxruntime"):
+        out = tmp_path / f"{backend}.png"
+        result = cli("image", content_path, "--look", "great-wave", "--size", "96", "--backend", backend, "-o", out)
+        assert result.returncode == 0, result.stderr.decode()
+        pictures.append(_rgb(out))
+    assert np.abs(pictures[0] - pictures[1]).max() <= 3
+
+
+def test_unknown_backend_and_colour_mode_are_usage_errors(cli, tmp_path):
+    for flags in (["--backend", "tpu"], ["--preserve-color", "sepia"]):
+        _one_line_error(cli("image", _photo(tmp_path / "in.png"), "--look", "great-wave", *flags,
+                            "-o", tmp_path / "o.png"), flags[0])
+

@@ -227,3 +227,21 @@ def test_busy_stream_port(tmp_path):
         result = run_cli("live", "--source", "testpattern", "--no-preview", "--method", "wave",
                          "--stream", f"http://127.0.0.1:{port}/", "--record", tmp_path / "r.mp4")
     _one_line_exit_2(result, str(port), tmp_path, set())
+
+
+def _mean_colour(path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    return np.mean([frame.reshape(-1, 3).mean(0) for frame in frames[::40]], axis=0)
+
+
+def test_video_preserve_color_match_works_with_a_look(shared, tmp_path):
+    source = shared / BUNNY
+    gaps = {}
+    for mode in ("none", "match"):
+        out = tmp_path / f"{mode}.mp4"
+        flags = [] if mode == "none" else ["--preserve-color", mode]
+        result = run_cli("video", source, "-o", out, "--look", "starry-night", "--size", "64", *flags)
+        assert result.returncode == 0, result.stderr.decode()
+        gaps[mode] = np.abs(_mean_colour(out) - _mean_colour(source)).sum()
+    assert gaps["match"] < 0.5 * gaps["none"]

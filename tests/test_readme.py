@@ -1,4 +1,6 @@
 """The README's two commands stay true: CI runs the test command verbatim."""
+import doctest
+import os
 import re
 
 from helpers import REPO
@@ -21,3 +23,24 @@ def test_ci_runs_the_readme_test_command_verbatim():
     test_command = _commands()[1]
     ci_lines = (REPO / ".ci" / "run").read_text().splitlines()
     assert test_command in ci_lines
+
+
+def test_the_python_example_runs(tmp_path, shared, weights_dir):
+    """The README's Python section, run as a doctest from a folder beside ../shared."""
+    text = (REPO / "README.md").read_text()
+    section = text.split("\n## Python\n", 1)[1].split("\n## ", 1)[0]
+    example = "\n".join(re.findall(r"```python\n(.*?)```", section, flags=re.S))
+    assert ">>> import stylize" in example
+    (tmp_path / "shared").symlink_to(shared)
+    work = tmp_path / "work"
+    work.mkdir()
+    test = doctest.DocTestParser().get_doctest(example, {}, "README.md ## Python", "README.md", 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    previous = os.getcwd()
+    os.chdir(work)
+    try:
+        runner.run(test)
+    finally:
+        os.chdir(previous)
+    assert runner.summarize(verbose=False).failed == 0
+    assert (work / "bunny.mp4").is_file()

@@ -206,3 +206,17 @@ def test_osc_moves_alpha_and_look_of_a_running_pipeline(weights_dir):
             controls.quit()
             runner.join(10)
     assert not runner.is_alive()
+
+
+def test_colour_preservation_switches_back_to_the_mode_asked_for():
+    controls = Controls(["a"], preserve_color="match")
+    controls.toggle_preserve_color()
+    assert controls.preserve_color is None
+    controls.toggle_preserve_color()
+    assert controls.preserve_color == "match"
+    controls.set_preserve_color(False)
+    controls.set_preserve_color(True)
+    assert controls.preserve_color == "match"
+    plain = Controls(["a"])
+    plain.toggle_preserve_color()
+    assert plain.preserve_color is True  # the engine reads True as "luminance"

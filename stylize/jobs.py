@@ -1,0 +1,235 @@
+"""The file jobs: a video file into a stylized video file, and one picture into a stylized picture.
+
+The CLI (`stylize video`, `stylize image`), the Python API (stylize.api) and
+batch jobs all call these, so the same options give the same result wherever
+they come from. Option names and defaults are resolved by the caller; these
+functions take a ready Look and engine.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from stylize.errors import InputError, OptionError, OutputError, StylizeError
+from stylize.imageio import read_image, resize_to
+from stylize.realtime.engines import Engine, Look, color_mode
+from stylize.realtime.pipeline import Pipeline, StopReason, write_stats
+from stylize.realtime.sinks import VideoWriter
+from stylize.realtime.sources import VideoFile
+from stylize.realtime.tiling import OVERLAP, PIXEL_BUDGET, TILE, needs_tiles, stylize_tiled
+
+BACKENDS = ("auto", "torch", "onnxruntime")
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".m4v", ".avi", ".webm")
+GATYS = "gatys"  # the optimisation method: no engine, slow, any painting
+
+
+def check_options(alpha: float = 1.0, size: int | None = None, backend: str = "auto",
+                  preserve_color: bool | str | None = None) -> None:
+    """Raise OptionError for an alpha, size, backend or colour mode out of range."""
+    if not 0.0 <= alpha <= 1.0:
+        raise OptionError(f"alpha (--alpha) must be between 0 and 1, got {alpha}")
+    if size is not None and size < 16:
+        raise OptionError(f"size (--size) must be at least 16 pixels, got {size}")
+    if backend not in BACKENDS:
+        raise OptionError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    try:
+        color_mode(preserve_color)
+    except ValueError:
+        raise OptionError(f"preserve_color (--preserve-color) must be luminance or match, "
+                          f"got {preserve_color!r}") from None
+
+
+# ------------------------------------------------------------------ video --
+@dataclass
+class VideoResult:
+    """How a video job ended. `reason` is a realtime.pipeline.StopReason value."""
+
+    source: str
+    target: str
+    frames: int  # frames written to `target` (0: nothing was left behind)
+    width: int
+    height: int
+    reason: str
+    seconds: float
+    stats: dict = field(default_factory=dict)  # per-stage figures, as --stats writes them
+    message: str = ""  # what went wrong, when reason is FAILED
+    error: BaseException | None = None
+
+    @property
+    def finished(self) -> bool:
+        """True when every frame of the source was written."""
+        return self.reason == StopReason.END_OF_STREAM
+
+
+def check_output(path: str | os.PathLike, label: str = "output") -> None:
+    """Fail before any work if a video or stats file cannot be written at `path`."""
+    target = Path(path)
+    if target.is_dir():
+        raise OutputError(f"{path}: {label} is a folder; give a file name")
+    if not target.parent.is_dir():
+        raise OutputError(f"{path}: {label} folder {target.parent} does not exist")
+    if not os.access(target.parent, os.W_OK):
+        raise OutputError(f"{path}: {label} folder {target.parent} is not writable")
+
+
+def _check_video_paths(source: Path, target: Path, stats_path: str | os.PathLike | None) -> None:
+    check_output(target)
+    if target.suffix.lower() not in VIDEO_SUFFIXES:
+        raise OutputError(f"{target}: unknown video extension; use one of {', '.join(VIDEO_SUFFIXES)}")
+    if stats_path is not None:
+        check_output(stats_path, "stats file")
+    if source.exists() and target.exists() and source.samefile(target):
+        raise OutputError(f"{target}: the output would overwrite the input; pick another name")
+
+
+@contextmanager
+def _input_errors():
+    """Opening an input failed: a plain StylizeError (the sources raise those) becomes an InputError."""
+    try:
+        yield
+    except StylizeError as exc:
+        if type(exc) is not StylizeError:
+            raise
+        raise InputError(str(exc)) from None
+
+
+def _open_video(source: Path, size: int | None) -> VideoFile:
+    with _input_errors():
+        return VideoFile(str(source), size=size, paced=False)
+
+
+def stylize_video_file(source: str | os.PathLike, target: str | os.PathLike, look: Look, engine: Engine, *,
+                       size: int | None = None, progress: bool = True,
+                       stats_path: str | os.PathLike | None = None) -> VideoResult:
+    """Stylize every frame of `source` in order into `target`, copying its audio unchanged.
+
+    `engine` keeps its alpha and colour settings; `size` is the long side of
+    the output (None: the source's). The file is written under a temporary
+    name and renamed when done. Ctrl-C (and SIGTERM, when called from the main
+    thread) stops early and still leaves a playable file with the frames done
+    so far; the result then says INTERRUPTED. A progress bar with ETA goes to
+    stderr with `progress`. Bad output paths raise OutputError, unreadable
+    input InputError, all before any frame is stylized.
+    """
+    source, target = Path(source), Path(target)
+    _check_video_paths(source, target, stats_path)
+    started = time.perf_counter()
+    with _sigterm_interrupts(), _open_video(source, size) as video:
+        writer = VideoWriter(target, audio_from=source, total_frames=video.frame_count, lossless=True,
+                             progress=progress)
+        run = Pipeline(video, engine, [look], [writer], lossless=True).run()
+    run.stats["backend"] = backend_label(engine)
+    if stats_path is not None:
+        write_stats(stats_path, run.stats)
+    return VideoResult(str(source), str(target), writer.frames_written, video.width, video.height, run.reason,
+                       time.perf_counter() - started, run.stats, run.message, run.error)
+
+
+def backend_label(engine: Engine) -> str:
+    """The engine's backend and device, e.g. "torch cpu", for reports."""
+    device = getattr(engine, "device", None)
+    return f"{engine.backend} {device.type}" if device is not None else engine.backend
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _sigterm_interrupts():
+    """SIGTERM (`kill`) stops a job like Ctrl-C, so the file is finalised; only the main thread can catch it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# ------------------------------------------------------------------ image --
+def fit_long_side(rgb: np.ndarray, size: int | None) -> np.ndarray:
+    """`rgb` resized so its long side is `size` pixels (None: unchanged)."""
+    if not size:
+        return rgb
+    height, width = rgb.shape[:2]
+    scale = size / max(height, width)
+    return resize_to(rgb, max(1, round(height * scale)), max(1, round(width * scale)))
+
+
+def as_rgb(image: np.ndarray | str | os.PathLike) -> np.ndarray:
+    """An HxWx3 uint8 RGB array as it is, or the picture read from a path."""
+    if isinstance(image, np.ndarray):
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise InputError(f"an image must be HxWx3 uint8 RGB, got {image.dtype} {image.shape}")
+        return image
+    return read_image(image)
+
+
+def as_mask(mask: np.ndarray | str | os.PathLike, height: int, width: int) -> np.ndarray:
+    """The mask as HxW float in [0,1] (white = stylize), resized to height x width if it differs."""
+    if isinstance(mask, np.ndarray):
+        gray = mask.astype(np.float32) / (255.0 if mask.dtype == np.uint8 else 1.0)
+        gray = gray.mean(axis=2) if gray.ndim == 3 else gray
+    else:
+        gray = read_image(mask, min_side=1).astype(np.float32).mean(axis=2) / 255.0
+    if gray.shape != (height, width):
+        gray = cv2.resize(gray, (width, height), interpolation=cv2.INTER_LINEAR)
+    return gray
+
+
+class ImageJob:
+    """Stylizes pictures with one look: through an engine (in tiles above a pixel budget) or by Gatys.
+
+    Build it once and call it for each picture: nets, styles and VGG load once.
+    A Look with method "gatys" optimises each picture (slow, needs no engine);
+    any other look needs `engine`, whose alpha and colour settings are set here.
+    Pictures over `tile_budget` pixels are stylized in overlapping `tile`-pixel
+    tiles (realtime/tiling.py), so memory stays bounded.
+    """
+
+    def __init__(self, look: Look, engine: Engine | None = None, *, alpha: float = 1.0,
+                 preserve_color: bool | str | None = None, steps: int | None = None, progress: bool = False,
+                 tile_budget: int = PIXEL_BUDGET, tile: int = TILE, overlap: int = OVERLAP):
+        check_options(alpha, preserve_color=preserve_color)
+        self.preserve_color = color_mode(preserve_color)
+        self.look, self.alpha, self.steps, self.progress = look, alpha, steps, progress
+        self.tile_budget, self.tile, self.overlap = tile_budget, tile, overlap
+        self.engine = engine
+        self._encoder = None  # VGG for Gatys, loaded at the first picture
+        if look.method != GATYS:
+            if engine is None:
+                raise ValueError(f"method {look.method!r} runs through an engine; pass one")
+            engine.alpha, engine.preserve_color = alpha, self.preserve_color
+            engine.set_style(look)
+
+    def __call__(self, image: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """The stylized HxWx3 uint8 RGB picture; `mask` (HxW float in [0,1], 1 = stylize) limits where."""
+        if self.look.method == GATYS:
+            return self._gatys(image, mask)
+        if needs_tiles(*image.shape[:2], self.tile_budget):
+            return stylize_tiled(self.engine, image, mask, tile=self.tile, overlap=self.overlap,
+                                 progress=self.progress)
+        return self.engine(image, mask)
+
+    def _gatys(self, image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        from stylize.models import zoo
+        from stylize.offline.gatys import gatys
+
+        if self._encoder is None:
+            self._encoder = zoo.load_vgg()
+        options = {"steps": self.steps} if self.steps else {}
+        result = gatys(image, self.look.style_images, self.look.style_weights, encoder=self._encoder, mask=mask,
+                       preserve_color=self.preserve_color, progress=self.progress, **options).image
+        if self.alpha < 1.0:
+            result = (image * (1 - self.alpha) + result * self.alpha + 0.5).astype(np.uint8)
+        return result
