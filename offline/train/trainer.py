@@ -43,7 +43,7 @@ def read_checkpoint(path: Path) -> dict:
     wrong = [key for key, kind in CHECKPOINT_KEYS.items()
              if not isinstance(state, dict) or key not in state or not isinstance(state[key], kind)]
     if wrong:
-        raise InputError(f"--resume {path}: not a training checkpoint (it lacks {', '.join(wrong)}); "
+        raise InputError(f"--resume: {path} is not a training checkpoint (it lacks {', '.join(wrong)}); "
                          "use the checkpoint.pt in a `stylize train` output folder")
     return state
 
