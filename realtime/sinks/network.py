@@ -20,6 +20,7 @@ SCHEMES = ("udp", "srt", "http")
 DEFAULT_HOST = "127.0.0.1"
 TS_TIME_BASE = Fraction(1, 90000)  # MPEG-TS counts in 90 kHz ticks
 MAX_VIEWERS = 8  # MJPEG viewers served at once; one more is answered 503
+SPARE_CONNECTIONS = 8  # connections beyond the viewers that get an answer (503); more are closed unanswered
 VIEWER_TIMEOUT = 5.0  # seconds an MJPEG viewer may take to ask, or to take a frame, before it is dropped
 
 
@@ -32,7 +33,9 @@ class NetworkStream(Sink):
       was built with libsrt.
     - `http://HOST:PORT/`: MJPEG (multipart/x-mixed-replace) served by a
       small HTTP server listening on HOST:PORT to up to `max_viewers`
-      viewers at once (default 8); one more is answered 503 (busy).
+      viewers at once (default 8); up to SPARE_CONNECTIONS more are answered
+      503 (busy), any beyond those closed unanswered, so a flood of
+      connections cannot start a thread each.
 
     HOST defaults to 127.0.0.1. Timestamps follow the capture clock.
     The URL is checked before anything is opened: a port from 1 to 65535
@@ -196,12 +199,11 @@ class _MjpegServer:
             server_hub = hub
 
         try:
-            self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+            self._server = _CappedHTTPServer((self.host, self.port), Handler, self.max_viewers + SPARE_CONNECTIONS)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise UserError(f"port {self.port} on {self.host} is busy; pick another for --stream") from None
             raise UserError(f"cannot serve MJPEG on {self.host}:{self.port}: {exc.strerror or exc}") from None
-        self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="mjpeg-server", daemon=True)
         self._thread.start()
@@ -254,6 +256,32 @@ class _MjpegServer:
             self._server.shutdown()
             self._server.server_close()
             self._thread.join(timeout=2)
+
+
+class _CappedHTTPServer(ThreadingHTTPServer):
+    """A thread per connection, but at most `limit` at once: a flood of connections is closed, not served."""
+
+    daemon_threads = True
+
+    def __init__(self, address, handler, limit: int):
+        self._slots = threading.BoundedSemaphore(limit)
+        super().__init__(address, handler)
+
+    def process_request(self, request, client_address) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:  # no thread started (e.g. none left): give the slot back
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 class _MjpegHandler(BaseHTTPRequestHandler):

@@ -17,7 +17,7 @@ from helpers import run_cli
 from stylize.errors import UserError
 from stylize.realtime.frames import Frame
 from stylize.realtime.sinks import NetworkStream, VideoWriter, VirtualCamera
-from stylize.realtime.sinks.network import MAX_VIEWERS, ffmpeg_has_srt
+from stylize.realtime.sinks.network import MAX_VIEWERS, SPARE_CONNECTIONS, ffmpeg_has_srt
 
 
 @pytest.fixture(scope="module")
@@ -266,9 +266,13 @@ def test_mjpeg_http_stream_is_read_back_and_a_busy_port_is_refused():
 def _ask(port: int):
     """A real viewer: connects, asks for the stream; the socket, its reader and the response's status line."""
     viewer = socket.create_connection(("127.0.0.1", port), timeout=10)
-    viewer.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     reader = viewer.makefile("rb")
-    return viewer, reader, reader.readline().decode().strip()
+    try:
+        viewer.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        status = reader.readline().decode().strip()
+    except (ConnectionResetError, BrokenPipeError):  # closed by the server without an answer
+        status = ""
+    return viewer, reader, status
 
 
 def test_mjpeg_server_serves_eight_viewers_and_answers_a_ninth_with_503():
@@ -299,6 +303,36 @@ def test_mjpeg_server_serves_eight_viewers_and_answers_a_ninth_with_503():
     finally:
         for viewer in viewers:
             viewer.close()
+        sink.close()
+
+
+def test_a_flood_of_connections_is_closed_instead_of_each_getting_a_thread():
+    sink = NetworkStream("http://127.0.0.1:0/", max_viewers=1)
+    sink.open(64, 48, 25)
+    port = sink.address[1]
+    held = []
+    try:
+        viewer, reader, status = _ask(port)
+        held += [reader, viewer]
+        assert status.split()[1] == "200", status
+        # Connections that never ask hold the spare places (for up to VIEWER_TIMEOUT)...
+        held += [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(SPARE_CONNECTIONS)]
+        # ...so one more is closed without an answer or a thread of its own.
+        flood, reader, status = _ask(port)
+        held += [reader, flood]
+        assert status == ""
+        for connection in held[2:]:
+            connection.close()
+        for _ in range(500):  # the places come back as their threads see the connections close
+            late, reader, status = _ask(port)
+            reader.close(), late.close()
+            if status:
+                break
+            time.sleep(0.01)
+        assert status.split()[1] == "503", status  # the one viewer place is still taken
+    finally:
+        for connection in held:
+            connection.close()
         sink.close()
 
 
