@@ -300,3 +300,9 @@ def test_live_source_timeout_reaches_a_udp_source_whose_sender_vanishes():
             reads += 1
     assert 0 < reads <= 50
     source.close()
+
+
+def test_a_folder_scaled_beyond_the_pixel_limit_is_refused(tmp_path):
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((30, 40, 3), np.uint8))
+    with pytest.raises(OptionError, match=r"100000x75000 .* above the limit"):
+        open_source(str(tmp_path), size=100000)
