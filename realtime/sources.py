@@ -37,7 +37,7 @@ from stylize.realtime.frames import Frame
 from stylize.sizes import check_pixels, parse_wxh
 
 DEFAULT_TIMEOUT = 2.0  # seconds without data before a network source is lost
-MAX_FPS = 1000.0
+MIN_FPS, MAX_FPS = 0.001, 1000.0  # paced sources: from one frame in 1000 s (a slow slideshow) to 1000 a second
 
 
 class EndOfStream(Exception):
@@ -145,8 +145,7 @@ class TestPattern(Source):
         super().__init__(paced)
         self.width, self.height, self.fps, self.frame_count = width, height, fps, frames
         self._check_size(OptionError)
-        if not (math.isfinite(fps) and 0 < fps <= MAX_FPS):
-            raise OptionError(f"the test pattern's frame rate must be above 0 and at most {MAX_FPS:g}, got {fps:g}")
+        _check_rate(fps, "the test pattern's frame rate")
         # Eight vertical colour bars over a vertical brightness ramp: texture for the nets to paint.
         bars = np.array([[255, 255, 255], [255, 255, 0], [0, 255, 255], [0, 255, 0],
                          [255, 0, 255], [255, 0, 0], [0, 0, 255], [30, 30, 30]], np.float32)
@@ -299,6 +298,7 @@ class ImageFolder(Source):
         first = read_image(self._paths[0])
         self.width, self.height = fit_long_side(first.shape[1], first.shape[0], size)
         self._check_size(OptionError)
+        _check_rate(fps, "--fps (images per second)")
         self.fps = fps
         self.frame_count = len(self._paths)
 
@@ -313,6 +313,12 @@ class ImageFolder(Source):
         except (UserError, OSError) as exc:  # deleted, replaced or unreadable under us
             raise SourceLost(str(exc)) from None
         return self._resize(image), self._index / self.fps
+
+
+def _check_rate(fps: float, what: str) -> None:
+    """A paced source's rate: a NaN, zero or tiny rate would wait forever for the next frame."""
+    if not (math.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS):
+        raise OptionError(f"{what} must be from {MIN_FPS:g} to {MAX_FPS:g} frames per second, got {fps:g}")
 
 
 def _quiet_capture(device: int | str) -> cv2.VideoCapture:

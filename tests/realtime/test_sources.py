@@ -210,8 +210,9 @@ def test_bad_specs():
 @pytest.mark.parametrize("spec,size,message", [
     ("testpattern:50000x50000", None, r"50000x50000 \(2500 megapixels\), above the limit"),
     ("testpattern:640x480", 100000, r"100000x75000 .* above the limit"),
-    ("testpattern:640x480@0", None, "frame rate must be above 0"),
-    ("testpattern:640x480@" + "9" * 400, None, "frame rate must be above 0 and at most 1000, got inf"),
+    ("testpattern:640x480@0", None, "frame rate must be from 0.001 to 1000 frames per second, got 0"),
+    ("testpattern:640x480@0.0000001", None, "frame rate must be from 0.001"),
+    ("testpattern:640x480@" + "9" * 400, None, "frame rate must be from 0.001 to 1000 frames per second, got inf"),
 ])
 def test_test_pattern_sizes_and_rates_are_bounded_before_allocating(spec, size, message):
     with pytest.raises(OptionError, match=message):
@@ -276,21 +277,28 @@ def test_a_stalled_mjpeg_sender_is_lost_after_the_source_timeout():
 
 def test_live_source_timeout_reaches_a_udp_source_whose_sender_vanishes():
     url = f"udp://127.0.0.1:{_free_udp_port()}"
-    sent = threading.Event()
+    args = build_parser().parse_args(["live", "--source", url, "--source-timeout", "0.75", "--size", "48"])
+    opened, sent = threading.Event(), threading.Event()
 
-    def broadcast(frames: int = 50):
+    def broadcast(after_open: int = 25):  # until the source has opened (at most 30 s), then a second more
         sender = NetworkStream(url)
         sender.open(96, 64, 25)
         pattern = TestPattern(96, 64, 25, paced=True)
-        for _ in range(frames):
+        for _ in range(750):
+            if opened.is_set():
+                break
+            sender.write(pattern.read())
+        for _ in range(after_open):
             sender.write(pattern.read())
         sender.close()
         sent.set()
 
     thread = threading.Thread(target=broadcast, daemon=True)
     thread.start()
-    args = build_parser().parse_args(["live", "--source", url, "--source-timeout", "0.75", "--size", "48"])
-    source = _open_source(args, None, None)
+    try:
+        source = _open_source(args, None, None)
+    finally:
+        opened.set()
     thread.join(10)
     assert sent.is_set()
     reads = 0
@@ -298,11 +306,13 @@ def test_live_source_timeout_reaches_a_udp_source_whose_sender_vanishes():
         while reads < 1000:
             source.read()
             reads += 1
-    assert 0 < reads <= 50
+    assert reads > 0
     source.close()
 
 
-def test_a_folder_scaled_beyond_the_pixel_limit_is_refused(tmp_path):
+def test_a_folder_scaled_beyond_the_pixel_limit_or_at_a_rate_that_never_comes_is_refused(tmp_path):
     cv2.imwrite(str(tmp_path / "a.png"), np.zeros((30, 40, 3), np.uint8))
     with pytest.raises(OptionError, match=r"100000x75000 .* above the limit"):
         open_source(str(tmp_path), size=100000)
+    with pytest.raises(OptionError, match=r"--fps \(images per second\) must be from 0.001"):
+        open_source(str(tmp_path), fps=1e-300)
