@@ -140,8 +140,19 @@ def check_writable(target: str | os.PathLike) -> None:
 
 
 def write_atomic(target: str | os.PathLike, data: bytes) -> None:
-    """Write bytes to a temporary file beside `target`, then rename it into place."""
+    """Write bytes to a temporary file beside `target`, then rename it into place.
+
+    A target that exists and is not a regular file (/dev/null, a FIFO, a
+    terminal) is written to directly: renaming over it would replace the
+    device itself (as root, /dev/null would become a plain file).
+    """
     path = Path(target)
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder; give a file name")
+    if path.exists() and not path.is_file():
+        with open(path, "wb") as out:
+            out.write(data)
+        return
     if not path.parent.is_dir():
         raise OutputError(f"{path}: output directory {path.parent} does not exist")
     handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
