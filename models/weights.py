@@ -165,6 +165,7 @@ def known_sha256(path: Path) -> str:
     if isinstance(entry, dict) and entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns:
         return str(entry.get("sha256"))
     digest = sha256_of(path)
+    memory = {known: entry for known, entry in memory.items() if os.path.isfile(known)}  # forget deleted files
     memory[str(path)] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest}
     _remember(memory)
     return digest

@@ -158,6 +158,15 @@ def test_hashes_are_remembered_by_path_size_and_mtime(weights_dir, tmp_path, mon
         weights.verified_load(copy, spec.sha256, "candy")
 
 
+def test_the_hash_memory_forgets_deleted_files(weights_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLIZE_CACHE", str(tmp_path / "cache"))
+    gone = _tampered_candy(weights_dir, tmp_path / "old")
+    weights.matches(gone, weights.spec_for("candy"))
+    gone.unlink()
+    weights.matches(weights_dir / weights.spec_for("candy").file, weights.spec_for("candy"))
+    assert str(gone.resolve()) not in json.loads((tmp_path / "cache" / weights.HASH_MEMORY).read_text())
+
+
 def test_a_garbled_hash_memory_is_rebuilt(weights_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("STYLIZE_CACHE", str(tmp_path / "cache"))
     (tmp_path / "cache").mkdir()
