@@ -15,6 +15,7 @@ these functions.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -111,8 +112,9 @@ def _style_weights(values: Sequence[float] | None, count: int) -> list[float] | 
     values = [float(v) for v in values]
     if len(values) != count:
         raise OptionError(f"style weights (--style-weights) has {len(values)} values for {count} styles")
-    if any(v < 0 for v in values) or sum(values) <= 0:
-        raise OptionError("style weights (--style-weights) must be non-negative and not all zero")
+    if not all(math.isfinite(v) and v >= 0 for v in values) or sum(values) <= 0:
+        raise OptionError(f"style weights (--style-weights) must be finite, non-negative and not all zero, "
+                          f"got {values}")
     return values
 
 

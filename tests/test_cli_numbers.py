@@ -1,4 +1,4 @@
-"""Every float option of live, bench, train and weights refuses NaN and infinity as a one-line usage error."""
+"""Every float option of every verb refuses NaN and infinity as a one-line usage error."""
 from __future__ import annotations
 
 import argparse
@@ -8,10 +8,8 @@ import pytest
 
 from helpers import run_cli
 from stylize.cli import build_parser
-from stylize.cli._looks import add_look_options
 from stylize.sizes import finite_float, non_negative_float, positive_float
 
-VERBS = ("live", "bench", "train", "weights")
 FINITE_TYPES = (finite_float, positive_float, non_negative_float)
 
 
@@ -30,24 +28,12 @@ def commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
         yield from commands(child, (*path, name))
 
 
-def _look_option_dests() -> set[str]:
-    """Options from the shared look module, which another change will move onto these types."""
-    probe = argparse.ArgumentParser()
-    add_look_options(probe, several=True)
-    return {action.dest for action in probe._actions}
-
-
 def float_options():
-    top = build_parser()
-    shared = _look_option_dests()
-    for verb, parser in _subparsers(top):
-        if verb not in VERBS:
-            continue
+    for verb, parser in _subparsers(build_parser()):
         for path, leaf in commands(parser, (verb,)):
             for action in leaf._actions:
                 if action.type is float or action.type in FINITE_TYPES:
-                    if action.dest not in shared:
-                        yield path, action
+                    yield path, action
 
 
 OPTIONS = list(float_options())
@@ -55,13 +41,14 @@ IDS = [f"{' '.join(path)} {action.option_strings[-1]}" for path, action in OPTIO
 
 
 def test_the_verbs_have_float_options_and_none_is_a_plain_float():
-    assert len(OPTIONS) >= 10, IDS  # live --fps/--duration/--crossfade-ms/--source-timeout, bench, train
+    assert len(OPTIONS) >= 12, IDS  # --alpha of image, video, live; live --fps/--duration/..., bench, train
     assert [ident for ident, (_, action) in zip(IDS, OPTIONS) if action.type is float] == []
 
 
 def _required_args(path: tuple[str, ...]) -> list[str]:
-    return ["--content", "c", "--style", "s", "-o", "o"] if path[0] == "train" else (
-        ["--method", "candy"] if path[:2] == ("bench", "speed") else [])
+    required = {("train",): ["--content", "c", "--style", "s", "-o", "o"], ("video",): ["in.mp4", "-o", "o.mp4"],
+                ("bench", "speed"): ["--method", "candy"]}
+    return required.get(path[:1], required.get(path[:2], []))
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN", "1e999"])
@@ -97,3 +84,12 @@ def test_live_refuses_them_from_the_real_command_line(option, tmp_path):
     stderr = result.stderr.decode().strip()
     assert result.returncode == 2 and len(stderr.splitlines()) == 1, stderr
     assert stderr.startswith(f"stylize live: error: argument {option[0]}: must be a finite number")
+
+
+@pytest.mark.parametrize("weights", ["nan,1", "inf,1", "1,-inf"])
+def test_style_weights_must_be_finite(weights, content_path, style_path, tmp_path):
+    result = run_cli("image", content_path, "--style", f"{style_path},{style_path}", "--style-weights", weights,
+                     "-o", tmp_path / "out.png")
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.decode().strip().splitlines()) == 1 and b"finite" in result.stderr
+    assert not (tmp_path / "out.png").exists()

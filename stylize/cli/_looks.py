@@ -8,6 +8,7 @@ from stylize.models import looks as builtin_looks
 from stylize.models import registry, weights
 from stylize.models.color import COLOR_MODES
 from stylize.realtime.engines import Engine, Look
+from stylize.sizes import finite_float
 
 
 def add_look_options(parser, several: bool, gatys: bool = False) -> None:
@@ -20,7 +21,7 @@ def add_look_options(parser, several: bool, gatys: bool = False) -> None:
                                         f"default {registry.DEFAULT_METHOD}){slow}{each}")
     group.add_argument("--style", help=f"painting image(s) for an arbitrary-style net{each}")
     group.add_argument("--look", help=f"built-in look(s) by name (see `stylize looks`){each}")
-    group.add_argument("--alpha", type=float, default=1.0, help="0 = the original picture, 1 = full style (default 1)")
+    group.add_argument("--alpha", type=finite_float, default=1.0, help="0 = the original picture, 1 = full style (default 1)")
     group.add_argument("--preserve-color", nargs="?", const="luminance", choices=COLOR_MODES,
                        help="keep the original colours: 'luminance' (the default) takes only the style's "
                             "brightness patterns; 'match' recolours the stylized picture to the original's palette")
