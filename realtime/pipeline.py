@@ -183,6 +183,7 @@ class _SinkWorker:
         self._on_error = on_error
         self._abort = threading.Event()  # stop without draining (quit, Ctrl-C, errors)
         self.ended_normally = False
+        self.failed = False  # the run ended by an error: the sink is told before it closes
         self.thread = threading.Thread(target=self._run, name=f"sink:{sink.name}", daemon=True)
 
     def _run(self) -> None:
@@ -198,9 +199,12 @@ class _SinkWorker:
             if self.ended_normally and not self._abort.is_set():
                 self.sink.end_of_stream()
         except Exception as exc:  # one broken sink ends the run, with its reason
+            self.failed = True
             self._on_error(self.sink, exc)
         finally:
             self.stats.drops = self.channel.drops
+            if self.failed:
+                self.sink.run_failed()
             self._close_sink()
 
     def _close_sink(self) -> None:
@@ -209,9 +213,10 @@ class _SinkWorker:
         except Exception as exc:
             self._on_error(self.sink, exc)
 
-    def finish(self, drain: bool) -> None:
-        """Tell the thread to end: after the frames already handed over (drain) or at once."""
+    def finish(self, drain: bool, failed: bool = False) -> None:
+        """Tell the thread to end: after the frames already handed over (drain) or at once; `failed`: by an error."""
         self.ended_normally = drain
+        self.failed = self.failed or failed
         if not drain:
             self._abort.set()
         self.channel.close()
@@ -255,6 +260,7 @@ class Pipeline:
         self._done = threading.Event()  # the engine loop has finished
         self._lock = threading.Lock()
         self._result: RunResult | None = None
+        self._signalled = False  # SIGINT or SIGTERM arrived during run()
         self._input = _Channel(lossless)
         self._workers: list[_SinkWorker] = []  # the sinks the engine feeds now
         self._all_workers: list[_SinkWorker] = []  # including recordings already switched off
@@ -270,11 +276,31 @@ class Pipeline:
 
     # -- running ---------------------------------------------------------------
     def run(self) -> RunResult:
-        """Open the sinks, run until stopped, shut everything down; Ctrl-C is a clean stop."""
+        """Open the sinks, run until stopped, shut everything down.
+
+        Run from the main thread, SIGINT (Ctrl-C) and SIGTERM are a clean stop.
+        Their handler only asks the main loop to stop, so no signal, however
+        many arrive and whenever, can cut the finalising of a file short.
+        """
+        with _stop_signals(self._on_signal):
+            self._start()
+            while not self._done.wait(MAIN_POLL):
+                if self._signalled:
+                    self._finish(StopReason.INTERRUPTED)
+                elif self.controls.quit_requested.is_set():
+                    self._finish(StopReason.QUIT)
+                elif self.duration is not None and time.monotonic() - self._started_at >= self.duration:
+                    self._finish(StopReason.DURATION)
+            if self._signalled:  # a signal during the last frames still means the run was cut short
+                self._finish(StopReason.INTERRUPTED)
+            return self._shut_down()
+
+    def _start(self) -> None:
+        """Open everything before any thread starts, so a bad output fails cleanly; then start the threads."""
         self._apply_controls(first=True)
         size = (self.source.width, self.source.height, self.source.fps)
         opened: list[Sink] = []
-        try:  # open everything before any thread starts, so a bad output fails cleanly
+        try:
             for sink in self.sinks:
                 sink.open(*size)
                 opened.append(sink)
@@ -290,16 +316,11 @@ class Pipeline:
         self._started_at = time.monotonic()
         self._source_thread.start()
         self._engine_thread.start()
-        try:
-            while not self._done.wait(MAIN_POLL):
-                if self.controls.quit_requested.is_set():
-                    self._finish(StopReason.QUIT)
-                elif self.duration is not None and time.monotonic() - self._started_at >= self.duration:
-                    self._finish(StopReason.DURATION)
-        except KeyboardInterrupt:
-            self._finish(StopReason.INTERRUPTED)
-        with _sigint_ignored():  # a second Ctrl-C must not cut the finalising of files short
-            return self._shut_down()
+
+    def _on_signal(self, signum, frame) -> None:
+        # Runs in the main thread between two bytecodes, possibly inside _finish (which holds
+        # self._lock): so it only sets a flag, which the main loop reads.
+        self._signalled = True
 
     def stop(self, reason: str = StopReason.QUIT) -> None:
         """Ask a running pipeline to stop (from any thread)."""
@@ -322,9 +343,10 @@ class Pipeline:
         _join(self._engine_thread, deadline)
         # After end of stream the sinks drain what they were given; otherwise they stop at once.
         drain = self._result is None
+        failed = not drain and self._result.reason in (StopReason.FAILED, StopReason.SOURCE_LOST)
         workers = list(self._all_workers)
         for worker in workers:
-            worker.finish(drain)
+            worker.finish(drain, failed)
         for worker in workers:  # each sink thread finalises its own sink before it ends
             # A file written frame by frame is the run's product: give its trailer time.
             _join(worker.thread, max(deadline, time.monotonic() + FINALISE_TIMEOUT) if worker.channel.lossless
@@ -495,16 +517,24 @@ class Pipeline:
         return result
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 @contextmanager
-def _sigint_ignored():
+def _stop_signals(handler: Callable):
+    """SIGINT and SIGTERM go to `handler` inside the block (main thread only; an ignored signal stays ignored)."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be changed from the main thread
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = {}
+    for number in STOP_SIGNALS:
+        if signal.getsignal(number) is not signal.SIG_IGN:
+            previous[number] = signal.signal(number, handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, old in previous.items():
+            signal.signal(number, old)
 
 
 def _join(thread: threading.Thread, deadline: float) -> None:

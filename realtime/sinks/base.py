@@ -12,7 +12,8 @@ class Sink(ABC):
 
     Life cycle: `open(width, height, fps)` once, `write(frame)` per frame,
     `end_of_stream()` when the source ended normally (not when interrupted),
-    then `close()`. `close()` finalises whatever was written, is idempotent and
+    `run_failed()` when an error ended the run, then `close()`. `close()`
+    finalises whatever was written, is idempotent and
     is safe to call after an error or without `open()`.
 
     `lossless` sinks (file writers in file → file mode) must be given every
@@ -33,6 +34,9 @@ class Sink(ABC):
 
     def end_of_stream(self) -> None:
         """The source ended normally; nothing more follows. Default: nothing to do."""
+
+    def run_failed(self) -> None:
+        """The run ended by an error (in this sink or upstream); close() follows. Default: nothing to do."""
 
     @abstractmethod
     def close(self) -> None:
