@@ -8,8 +8,6 @@ functions take a ready Look and engine.
 from __future__ import annotations
 
 import os
-import signal
-import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -53,8 +51,8 @@ class VideoResult:
     """How a video job ended. `reason` is a realtime.pipeline.StopReason value."""
 
     source: str
-    target: str
-    frames: int  # frames written to `target` (0: nothing was left behind)
+    target: str  # where the frames are: the output asked for, or its NAME.partial.EXT (see stylize_video_file)
+    frames: int  # frames in `target` (0: no file was left behind)
     width: int
     height: int
     reason: str
@@ -114,46 +112,33 @@ def stylize_video_file(source: str | os.PathLike, target: str | os.PathLike, loo
     `engine` keeps its alpha and colour settings; `size` is the long side of
     the output (None: the source's). The file is written under a temporary
     name and renamed when done. Ctrl-C (and SIGTERM, when called from the main
-    thread) stops early and still leaves a playable file with the frames done
-    so far; the result then says INTERRUPTED. A progress bar with ETA goes to
+    thread, however many arrive) stops early and still leaves a playable file
+    with the frames done so far; the result then says INTERRUPTED. A run that
+    is not complete never replaces a file: when it failed (a broken input), or
+    `target` already existed, its frames are kept as NAME.partial.EXT and the
+    result's `target` says so. A progress bar with ETA goes to
     stderr with `progress`. Bad output paths raise OutputError, unreadable
     input InputError, all before any frame is stylized.
     """
     source, target = Path(source), Path(target)
     _check_video_paths(source, target, stats_path)
     started = time.perf_counter()
-    with _sigterm_interrupts(), _open_video(source, size) as video:
+    with _open_video(source, size) as video:
         writer = VideoWriter(target, audio_from=source, total_frames=video.frame_count, lossless=True,
                              progress=progress)
         run = Pipeline(video, engine, [look], [writer], lossless=True).run()
     run.stats["backend"] = backend_label(engine)
     if stats_path is not None:
         write_stats(stats_path, run.stats)
-    return VideoResult(str(source), str(target), writer.frames_written, video.width, video.height, run.reason,
-                       time.perf_counter() - started, run.stats, run.message, run.error)
+    kept = writer.saved_path
+    return VideoResult(str(source), str(kept or target), writer.frames_written if kept else 0, video.width,
+                       video.height, run.reason, time.perf_counter() - started, run.stats, run.message, run.error)
 
 
 def backend_label(engine: Engine) -> str:
     """The engine's backend and device, e.g. "torch cpu", for reports."""
     device = getattr(engine, "device", None)
     return f"{engine.backend} {device.type}" if device is not None else engine.backend
-
-
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
-@contextmanager
-def _sigterm_interrupts():
-    """SIGTERM (`kill`) stops a job like Ctrl-C, so the file is finalised; only the main thread can catch it."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 # ------------------------------------------------------------------ image --

@@ -31,7 +31,14 @@ class VideoWriter(Sink):
       follows `pts`, else the capture clock, so dropped frames keep real time.
     - The file is written to a hidden temporary name beside `path` and
       renamed by `close()`, which also finalises a partial file after Ctrl-C
-      or an error, so it plays. If no frame was written nothing is left behind.
+      or an error, so it plays. If no frame was written, or the file could not
+      be finished (a full disk), nothing is left behind. `saved_path` says
+      where the file went (None: nowhere).
+    - In lossless mode a file that is not complete never takes the place of
+      another: when the run failed (`run_failed()`), or `path` already
+      exists, the frames written are kept as NAME.partial.EXT
+      (`partial_path`) instead, and an existing `path` stays as it was. A
+      stopped recording (not lossless) always takes `path`.
     - `end_of_stream()` copies the audio that follows the last frame; without
       it (interrupted) audio stops where the video stops.
     - A progress bar with ETA goes to stderr when `total_frames` is known.
@@ -48,6 +55,8 @@ class VideoWriter(Sink):
             raise ValueError("audio can only be copied in lossless (file → file) mode")
         self.path = Path(path)
         self.tmp_path = self.path.with_name(f".{self.path.name}.partial{self.path.suffix}")
+        self.partial_path = self.path.with_name(f"{self.path.stem}.partial{self.path.suffix}")
+        self.saved_path: Path | None = None
         self.audio_from = audio_from
         self.total_frames = total_frames
         self.lossless = lossless
@@ -68,6 +77,7 @@ class VideoWriter(Sink):
         self._end_time = Fraction(0)  # end of the last written frame, seconds
         self._origin: float | None = None  # non-lossless: time of the first frame
         self._complete = False
+        self._failed = False
         self._closed = False
 
     # -- Sink ---------------------------------------------------------------
@@ -112,6 +122,9 @@ class VideoWriter(Sink):
     def end_of_stream(self) -> None:
         self._complete = True
 
+    def run_failed(self) -> None:
+        self._failed = True
+
     def close(self) -> None:
         if self._closed:
             return
@@ -133,13 +146,20 @@ class VideoWriter(Sink):
         if self._bar is not None:
             self._bar.close()
         if self.frames_written and error is None:
-            os.replace(self.tmp_path, self.path)
+            self.saved_path = self._final_name()
+            os.replace(self.tmp_path, self.saved_path)
         else:
             _remove(self.tmp_path)
         if error is not None:
             raise error
 
     # -- details --------------------------------------------------------------
+    def _final_name(self) -> Path:
+        """`path`, unless the file is an incomplete file-mode result that would fail or replace another."""
+        if not self.lossless or self._complete or not (self._failed or os.path.lexists(self.path)):
+            return self.path
+        return self.partial_path
+
     def _open_audio_source(self) -> None:
         try:
             self._source = av.open(str(self.audio_from))

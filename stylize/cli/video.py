@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from stylize.cli import sentence
 from stylize.cli._looks import add_look_options, build_looks, check_common, make_engine
@@ -20,7 +21,10 @@ EXAMPLES = """examples:
   # keep the clip's colours; write per-stage timings
   stylize video clip.mov -o out.mkv --method mosaic --preserve-color luminance --stats timings.json
 
-Ctrl-C stops early and still leaves a playable file with the frames done so far.
+Ctrl-C (or kill) stops early and still leaves a playable file with the frames done so
+far, under OUTPUT; when OUTPUT already exists, or an error (a broken input) stopped the
+run, those frames go to OUTPUT's NAME.partial.EXT instead and an existing OUTPUT is left
+as it was. A file that cannot be finished (a full disk) is not kept.
 Output is H.264 (MPEG-4 where H.264 is missing); .mp4, .mkv and .mov work.
 """
 
@@ -44,7 +48,7 @@ def run(args) -> int:
         print(f"{args.input} -> {args.output} ({result.frames} frames, {result.width}x{result.height}, "
               f"{look.name}, {result.seconds:.1f} s)", file=sys.stderr)
         return 0
-    kept = f"{args.output} has the first {result.frames} frames" if result.frames else "nothing was written"
+    kept = _what_was_kept(args.output, result)
     if result.reason == StopReason.INTERRUPTED:
         print(f"stylize video: interrupted; {kept}", file=sys.stderr)
         return 130
@@ -52,3 +56,13 @@ def run(args) -> int:
         raise result.error
     print(f"stylize video: error: {result.message}; {kept}", file=sys.stderr)
     return 1
+
+
+def _what_was_kept(output: str, result) -> str:
+    """Where the frames of an unfinished run are, and whether an existing output was left alone."""
+    if not result.frames:
+        return "no video file was written"
+    if Path(result.target) == Path(output):
+        return f"{output} has the first {result.frames} frames"
+    untouched = f"; {output} was left as it was" if Path(output).exists() else ""
+    return f"the first {result.frames} frames are in {result.target}{untouched}"
