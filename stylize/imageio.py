@@ -144,26 +144,37 @@ def write_atomic(target: str | os.PathLike, data: bytes) -> None:
 
     A target that exists and is not a regular file (/dev/null, a FIFO, a
     terminal) is written to directly: renaming over it would replace the
-    device itself (as root, /dev/null would become a plain file).
+    device itself (as root, /dev/null would become a plain file). A write
+    that fails (a full disk) raises OutputError and leaves `target` as it was.
     """
     path = Path(target)
     if path.is_dir():
         raise OutputError(f"{path}: is a folder; give a file name")
     if path.exists() and not path.is_file():
-        with open(path, "wb") as out:
+        with _output_errors(path), open(path, "wb") as out:
             out.write(data)
         return
     if not path.parent.is_dir():
         raise OutputError(f"{path}: output directory {path.parent} does not exist")
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    with _output_errors(path):
+        handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+            os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+            os.replace(tmp_name, path)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+
+
+@contextlib.contextmanager
+def _output_errors(target: str | os.PathLike):
+    """An OS refusal while writing (disk full, no permission) is one OutputError naming the target."""
     try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+        yield
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write: {exc.strerror or exc}") from None
 
 
 def _umask() -> int:
@@ -175,10 +186,20 @@ def _umask() -> int:
 def write_image(target: str | os.PathLike, rgb: np.ndarray) -> None:
     """Write RGB uint8 to a file (atomically) or to stdout as PNG for '-'."""
     if str(target) == "-":
-        sys.stdout.buffer.write(encode(rgb, ".png"))
-        sys.stdout.buffer.flush()
+        write_stdout(encode(rgb, ".png"))
         return
     write_atomic(target, encode(rgb, Path(target).suffix))
+
+
+def write_stdout(data: bytes) -> None:
+    """Write bytes to stdout; a stdout that refuses them (/dev/full, a closed pipe) raises OutputError."""
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    except OSError as exc:
+        # What stayed in the buffer would fail again, with a traceback, when Python flushes at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise OutputError(f"standard output: cannot write: {exc.strerror or exc}") from None
 
 
 def list_images(folder: Path) -> list[Path]:

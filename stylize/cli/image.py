@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -51,7 +52,9 @@ def add_parser(verbs, parents) -> None:
                          epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="image file(s), folder(s), or - for stdin")
     p.add_argument("-o", "--output",
-                   help="output file, or a folder when there are several inputs; - for stdout (PNG)")
+                   help="output file, or a folder when there are several inputs (each keeps its file name); "
+                        "- for stdout (PNG). Never one of the inputs, styles or mask: that, or two inputs "
+                        "with the same file name, is refused before anything is written")
     add_look_options(p, several=False, gatys=True)
     p.add_argument("--list-looks", action="store_true", help="list the built-in looks and exit (as `stylize looks`)")
     p.add_argument("--style-weights", help="blend weights for several styles, e.g. 0.7,0.3")
@@ -67,8 +70,29 @@ class Job:
     target: str  # path or "-"
 
 
-def plan_jobs(inputs: list[str], output: str) -> list[Job]:
-    """Expand folders and pair every input with its output path."""
+def plan_jobs(inputs: list[str], output: str, also_read: tuple[str, ...] = ()) -> list[Job]:
+    """Expand folders and pair every input with its output path.
+
+    Refuses (before anything is written) an output that is one of the inputs
+    or one of `also_read` (style images, mask), through symlinks, hard links
+    and relative paths, and two inputs that would be written to the same file.
+    """
+    sources = _expand(inputs)
+    to_folder = len(sources) > 1 or any(Path(i).is_dir() for i in inputs if i != "-") or Path(output).is_dir()
+    if not to_folder:
+        check_writable(output)
+        jobs = [Job(sources[0], output)]
+    elif output == "-":
+        raise UserError("several inputs cannot all go to stdout; give an output folder with -o")
+    else:
+        jobs = [Job(source, str(Path(output) / _output_name(source))) for source in sources]
+    _check_targets(jobs, [*sources, *also_read])
+    if to_folder:
+        _make_folder(Path(output))
+    return jobs
+
+
+def _expand(inputs: list[str]) -> list[str]:
     sources: list[str] = []
     for item in inputs:
         path = Path(item)
@@ -79,24 +103,45 @@ def plan_jobs(inputs: list[str], output: str) -> list[Job]:
             sources += [str(p) for p in found]
         else:
             sources.append(item)
-    to_folder = len(sources) > 1 or any(Path(i).is_dir() for i in inputs if i != "-") or Path(output).is_dir()
-    if not to_folder:
-        check_writable(output)
-        return [Job(sources[0], output)]
-    if output == "-":
-        raise UserError("several inputs cannot all go to stdout; give an output folder with -o")
-    folder = Path(output)
+    return sources
+
+
+def _output_name(source: str) -> str:
+    name = "stdin.png" if source == "-" else Path(source).name
+    return name if Path(name).suffix.lower() in IMAGE_SUFFIXES else Path(name).stem + ".png"
+
+
+def _check_targets(jobs: list[Job], read: list[str]) -> None:
+    """No output may be a file this run reads, nor the output of another input."""
+    files = [path for path in read if path and path != "-" and Path(path).is_file()]
+    written: dict[Path, str] = {}
+    for job in jobs:
+        if job.target == "-":
+            continue
+        target = Path(job.target)
+        key = target.parent.resolve() / target.name
+        if key in written:
+            raise UserError(f"{written[key]} and {job.source} would both be written to {job.target}; "
+                            f"stylize them in separate runs or into separate folders")
+        written[key] = job.source
+        clash = next((path for path in files if _same_file(path, target)), None)
+        if clash is not None:
+            raise UserError(f"{job.target}: the output would overwrite the input {clash}; "
+                            f"pick another output name or folder")
+
+
+def _same_file(a: str | Path, b: str | Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # b does not exist yet
+        return False
+
+
+def _make_folder(folder: Path) -> None:
     if not folder.is_dir():
         if not folder.parent.is_dir():
             raise UserError(f"{folder}: output folder's parent {folder.parent} does not exist")
         folder.mkdir()
-    jobs = []
-    for source in sources:
-        name = "stdin.png" if source == "-" else Path(source).name
-        if Path(name).suffix.lower() not in IMAGE_SUFFIXES:
-            name = Path(name).stem + ".png"
-        jobs.append(Job(source, str(folder / name)))
-    return jobs
 
 
 def build_look(args) -> Look:
@@ -120,7 +165,7 @@ def run(args) -> int:
         raise OptionError("give at least one INPUT and -o OUTPUT (see --help)")
     check_common(args)
     look = build_look(args)
-    jobs = plan_jobs(args.inputs, args.output)
+    jobs = plan_jobs(args.inputs, args.output, also_read=(*split(args.style), args.mask))
     engine = None if look.method == api.GATYS else make_engine(args)
     stylize_one = ImageJob(look, engine, alpha=args.alpha, preserve_color=args.preserve_color, steps=args.steps,
                            progress=True)
