@@ -232,3 +232,36 @@ def test_two_inputs_with_one_name_are_refused_before_anything_is_written(photos)
     stderr = _refused_in(photos, "a.png", "trip/a.png", "-o", "styled")
     assert "a.png and trip/a.png would both be written to styled/a.png" in stderr
     assert not (photos / "styled").exists()
+
+
+# ------------------------------------------------------------------- live --
+def _grown(path, size: int) -> bool:
+    try:
+        return path.stat().st_size > size
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("first, second, gap_s", [(signal.SIGTERM, signal.SIGTERM, 0.02),
+                                                  (signal.SIGINT, signal.SIGTERM, 0.06)])
+def test_a_second_signal_while_a_live_recording_is_finalised_keeps_it(tmp_path, first, second, gap_s):
+    record = tmp_path / "show.mp4"
+    process = subprocess.Popen([sys.executable, "-m", "stylize", "live", "--source", "testpattern:320x240@30",
+                                "--no-preview", "--method", "wave", "--record", str(record)],
+                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not _grown(tmp_path / ".show.mp4.partial.mp4", 1024):  # encoded frames have reached the file
+            assert process.poll() is None and time.monotonic() < deadline, process.stderr.read().decode()
+            time.sleep(0.02)
+        process.send_signal(first)
+        time.sleep(gap_s)
+        process.send_signal(second)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr.decode()
+    assert names(tmp_path) == ["show.mp4"]
+    assert video_frames(record) > 0
+    assert f"recorded {record}" in stderr.decode()
