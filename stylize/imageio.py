@@ -151,12 +151,12 @@ def write_atomic(target: str | os.PathLike, data: bytes) -> None:
     if path.is_dir():
         raise OutputError(f"{path}: is a folder; give a file name")
     if path.exists() and not path.is_file():
-        with _output_errors(path), open(path, "wb") as out:
+        with output_errors(path), open(path, "wb") as out:
             out.write(data)
         return
     if not path.parent.is_dir():
         raise OutputError(f"{path}: output directory {path.parent} does not exist")
-    with _output_errors(path):
+    with output_errors(path):
         handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
         try:
             with os.fdopen(handle, "wb") as out:
@@ -169,7 +169,7 @@ def write_atomic(target: str | os.PathLike, data: bytes) -> None:
 
 
 @contextlib.contextmanager
-def _output_errors(target: str | os.PathLike):
+def output_errors(target: str | os.PathLike):
     """An OS refusal while writing (disk full, no permission) is one OutputError naming the target."""
     try:
         yield

@@ -152,7 +152,8 @@ def test_a_full_disk_during_video_says_no_file_was_kept(shared, small_disk):
     stderr = result.stderr.decode()
     assert result.returncode == 1, stderr
     assert names(small_disk) == []
-    assert stderr.strip().splitlines()[-1].endswith("no video file was written")
+    assert stderr.strip().splitlines()[-1].endswith(f"{out}: cannot write: No space left on device; "
+                                                    f"no video file was written")
     assert "has the first" not in stderr and "Traceback" not in stderr
 
 

@@ -10,6 +10,7 @@ import av
 from tqdm import tqdm
 
 from stylize.errors import UserError
+from stylize.imageio import output_errors
 from stylize.realtime.frames import Frame
 from stylize.realtime.sinks.base import Sink
 from stylize.realtime.sinks.encoding import ENCODERS, add_video_stream, as_rate, video_frame
@@ -112,10 +113,11 @@ class VideoWriter(Sink):
         pts = round(time / self._time_base)
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1  # timestamps must rise, even if the clock stalls
-        self._container.mux(self._video.encode(video_frame(frame.image, pts, self._time_base)))
-        self._last_pts = pts
-        self._end_time = pts * self._time_base + 1 / self._fps
-        self._copy_audio(until=pts * self._time_base)
+        with output_errors(self.path):
+            self._container.mux(self._video.encode(video_frame(frame.image, pts, self._time_base)))
+            self._last_pts = pts
+            self._end_time = pts * self._time_base + 1 / self._fps
+            self._copy_audio(until=pts * self._time_base)
         self.frames_written += 1
         self._bar.update()
 
@@ -133,13 +135,15 @@ class VideoWriter(Sink):
             return
         error = None
         try:
-            if self.frames_written:
-                self._container.mux(self._video.encode(None))  # flush the encoder's delayed frames
-                self._copy_audio(until=None if self._complete else self._end_time)
+            with output_errors(self.path):
+                if self.frames_written:
+                    self._container.mux(self._video.encode(None))  # flush the encoder's delayed frames
+                    self._copy_audio(until=None if self._complete else self._end_time)
         except Exception as exc:  # still write the trailer below
             error = exc
         try:
-            self._container.close()  # writes the trailer: the file becomes playable
+            with output_errors(self.path):
+                self._container.close()  # writes the trailer: the file becomes playable
         except Exception as exc:
             error = error or exc
         self._close_source()
