@@ -61,7 +61,19 @@ def _interrupt(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    """Run one verb; `argv` None: this process's command line, and this process ends after it."""
+    if argv is not None:
+        return _main(list(argv))
+    try:
+        return _main(sys.argv[1:])
+    finally:
+        # The verb is done and its files are final: a signal arriving while Python shuts down
+        # would only turn the exit code into a kill (143), so the stop signals are ignored now.
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, signal.SIG_IGN)
+
+
+def _main(argv: list[str]) -> int:
     # Named before parsing: Ctrl-C may come while the verbs (and torch) are still importing.
     verb = next((word for word in argv if not word.startswith("-")), None)
     label = f"stylize {verb}" if verb in VERBS else "stylize"
