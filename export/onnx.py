@@ -29,6 +29,7 @@ path needs onnxscript, which is not a dependency, and these nets trace cleanly.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 import warnings
@@ -56,6 +57,8 @@ PARITY_SIZE = (67, 91)  # odd on purpose: catches sizes frozen during tracing
 CACHE_LIMIT_BYTES = 512 * 1024 * 1024
 
 CONTENT, OUTPUT = "content", "stylized"
+
+log = logging.getLogger(__name__)
 
 
 def is_dynamic(method: str) -> bool:
@@ -239,6 +242,7 @@ def cached_session(method: str, *, net: nn.Module | None = None, size: tuple[int
         # A truncated or corrupted cache entry (a full disk, a crash mid-copy):
         # the cache is ours to repair, so the user never has to clear it by hand.
         path.unlink(missing_ok=True)
+        log.warning("stylize: the cached ONNX export %s was corrupt; exported it again", path)
         return open_session(cached_onnx(method, net=net, size=size), threads, providers)
 
 
