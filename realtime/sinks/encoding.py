@@ -1,6 +1,7 @@
 """Shared PyAV plumbing for the sinks that encode video (files and MPEG-TS streams)."""
 from __future__ import annotations
 
+import logging
 from fractions import Fraction
 
 import av
@@ -8,9 +9,42 @@ import numpy as np
 
 from stylize.errors import UserError
 
+log = logging.getLogger(__name__)
+
 # Preferred first: H.264 plays everywhere; MPEG-4 Part 2 is the fallback that
 # every FFmpeg build has.
 ENCODERS = ("libx264", "libopenh264", "mpeg4")
+# Formats that hold only a few codecs, with the encoders to try for them, best first.
+# WebM takes VP8, VP9 or AV1 video and Opus or Vorbis audio, nothing else.
+FORMAT_VIDEO_ENCODERS = {"webm": ("libvpx-vp9", "libvpx")}
+FORMAT_AUDIO_ENCODERS = {"webm": ("libopus", "opus", "libvorbis", "vorbis")}
+VPX_ENCODERS = ("libvpx-vp9", "libvpx")
+# VP9's quality scale (0-63) against x264's (0-51): 32 looks about like x264's 18.
+VPX_CRF_PER_X264_CRF = 32 / 18
+
+
+def video_encoders(format_name: str, requested: tuple[str, ...] = ENCODERS) -> tuple[str, ...]:
+    """The video encoders to try for a container format (`container.format.name`), best first.
+
+    The default preference (H.264, then MPEG-4) gives way to the format's own
+    list where the format holds only a few codecs; an explicit choice is kept.
+    """
+    if tuple(requested) == ENCODERS:
+        return FORMAT_VIDEO_ENCODERS.get(format_name, ENCODERS)
+    return tuple(requested)
+
+
+def audio_encoder(format_name: str) -> str | None:
+    """The audio encoder a format needs when the source's audio cannot be copied into it; None: copy only."""
+    return next((name for name in FORMAT_AUDIO_ENCODERS.get(format_name, ()) if has_encoder(name)), None)
+
+
+def has_encoder(name: str) -> bool:
+    try:
+        av.Codec(name, "w")
+    except Exception:  # not compiled into this FFmpeg
+        return False
+    return True
 
 
 def as_rate(fps: float | Fraction) -> Fraction:
@@ -23,9 +57,12 @@ def as_rate(fps: float | Fraction) -> Fraction:
 def add_video_stream(container, width: int, height: int, fps: Fraction, time_base: Fraction, *,
                      live: bool, crf: int = 18, preset: str = "veryfast", encoders: tuple[str, ...] = ENCODERS):
     """Add a yuv420p video stream with the first of `encoders` that works; `live` trades compression for latency."""
-    stream = _add_first_encoder(container, fps, encoders)
+    stream = _add_first_encoder(container, fps, video_encoders(container.format.name, encoders))
     codec = stream.codec_context.name
-    stream.width, stream.height = even(width), even(height)
+    stream.width, stream.height = encoded_size(width, height)
+    if (stream.width, stream.height) != (width, height):
+        log.warning("stylize: %dx%d frames are written as %dx%d: yuv420p video needs even sides, "
+                    "so the last column or row is dropped", width, height, stream.width, stream.height)
     stream.pix_fmt = "yuv420p"
     stream.time_base = time_base
     if codec == "mpeg4" and time_base.denominator > 65535:
@@ -39,17 +76,24 @@ def add_video_stream(container, width: int, height: int, fps: Fraction, time_bas
         if live:
             options.update(preset="ultrafast", tune="zerolatency")
         stream.options = options
+    elif codec in VPX_ENCODERS:
+        stream.options = _vpx_options(crf, live)
     else:
         # No constant-quality knob shared by these encoders: aim for about 0.2 bit per pixel.
         stream.bit_rate = int(max(500_000, 0.2 * stream.width * stream.height * float(fps)))
     return stream
 
 
+def _vpx_options(crf: int, live: bool) -> dict[str, str]:
+    """Constant quality (bit rate 0 lifts the cap); libvpx's default speed is far too slow for a CPU."""
+    quality = min(63, round(crf * VPX_CRF_PER_X264_CRF))
+    return {"crf": str(quality), "b": "0", "deadline": "realtime" if live else "good",
+            "cpu-used": "8" if live else "4", "row-mt": "1"}
+
+
 def _add_first_encoder(container, fps: Fraction, encoders: tuple[str, ...]):
     for name in encoders:
-        try:
-            av.Codec(name, "w")
-        except Exception:  # not compiled into this FFmpeg
+        if not has_encoder(name):
             continue
         try:
             return container.add_stream(name, rate=fps)
@@ -61,6 +105,17 @@ def _add_first_encoder(container, fps: Fraction, encoders: tuple[str, ...]):
 
 def even(n: int) -> int:
     return n - (n % 2)
+
+
+def encoded_size(width: int, height: int) -> tuple[int, int]:
+    """The (width, height) a video of `width`x`height` frames has once written: odd sides lose one pixel.
+
+    H.264 in yuv420p, the one pixel format every player decodes, cannot hold an
+    odd side (its crop window moves in steps of two). Keeping 321x241 exactly
+    needs yuv444p (High 4:4:4, which browsers and QuickTime refuse) or a
+    container crop that players ignore, so every encoder crops the same way.
+    """
+    return even(width), even(height)
 
 
 def video_frame(image: np.ndarray, pts: int, time_base: Fraction) -> av.VideoFrame:
