@@ -127,3 +127,50 @@ def video_frame(image: np.ndarray, pts: int, time_base: Fraction) -> av.VideoFra
     frame.pts = pts
     frame.time_base = time_base
     return frame
+
+
+class AudioCopy:
+    """A source audio stream muxed packet for packet, never re-encoded."""
+
+    def __init__(self, container, source_stream):
+        self._container = container
+        self.stream = container.add_stream_from_template(source_stream)  # ValueError: the format cannot hold it
+
+    def mux(self, packet: av.Packet) -> None:
+        packet.stream = self.stream
+        self._container.mux(packet)
+
+    def flush(self) -> None:
+        """Nothing is held back when copying."""
+
+
+class AudioReencoder:
+    """A source audio stream re-encoded for a format that cannot hold it unchanged (AAC into WebM)."""
+
+    def __init__(self, container, source_stream, encoder: str):
+        self._container = container
+        rates = av.Codec(encoder, "w").audio_rates  # None: any rate (Vorbis); Opus takes five
+        rate = source_stream.rate if not rates or source_stream.rate in rates else max(rates)
+        self.stream = container.add_stream(encoder, rate=rate)
+        self.stream.layout = source_stream.layout.name
+
+    def mux(self, packet: av.Packet) -> None:
+        for frame in packet.decode():
+            frame.pts = None  # the encoder counts its own samples, resampled to its rate
+            self._container.mux(self.stream.encode(frame))
+
+    def flush(self) -> None:
+        self._container.mux(self.stream.encode(None))
+
+
+def add_audio_route(container, source_stream, target: str = "this"):
+    """How a source audio stream reaches `container`: copied where its format can hold it, else re-encoded
+    with the format's own audio encoder (WebM: Opus, else Vorbis). `target` names the output in the error."""
+    try:
+        return AudioCopy(container, source_stream)
+    except ValueError:
+        encoder = audio_encoder(container.format.name)
+    if encoder is None:
+        raise UserError(f"{target} files cannot hold the source's {source_stream.codec_context.name} audio "
+                        f"unchanged; write a .mkv instead")
+    return AudioReencoder(container, source_stream, encoder)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from fractions import Fraction
 
 import cv2  # noqa: F401  (before av: see realtime/sinks/__init__.py)
 import av
@@ -10,8 +11,9 @@ import pytest
 
 from stylize.realtime.frames import Frame
 from stylize.realtime.sinks import VideoWriter
-from stylize.realtime.sinks.encoding import (ENCODERS, audio_encoder, encoded_size, has_encoder,
-                                             video_encoders)
+from stylize.realtime.sinks.encoding import (ENCODERS, AudioCopy, AudioReencoder, add_audio_route,
+                                             add_video_stream, audio_encoder, encoded_size, has_encoder,
+                                             video_encoders, video_frame)
 
 LOGGER = "stylize.realtime.sinks.encoding"
 
@@ -73,3 +75,46 @@ def test_the_written_size_is_the_encoded_size_and_a_crop_is_said(tmp_path, caplo
     else:
         assert warnings == [f"stylize: {size[0]}x{size[1]} frames are written as {written[0]}x{written[1]}: "
                             "yuv420p video needs even sides, so the last column or row is dropped"]
+
+
+@pytest.fixture(scope="module")
+def bunny(shared):
+    return shared / "media" / "adain_cutBunny.mp4"  # 10 s, 240 frames at 24 fps, AAC stereo at 44.1 kHz
+
+
+def mux_audio(source, target):
+    """Every audio packet of `source` into `target` (one frame of video with it), through add_audio_route."""
+    with av.open(str(source)) as src, av.open(str(target), "w") as out:
+        audio = src.streams.audio[0]
+        route = add_audio_route(out, audio, target.suffix)
+        video = add_video_stream(out, 64, 48, Fraction(24), Fraction(1, 24), live=False)
+        out.mux(video.encode(video_frame(halves(48, 64), 0, Fraction(1, 24))))
+        for packet in src.demux(audio):
+            if packet.size:
+                route.mux(packet)
+        out.mux(video.encode(None))
+        route.flush()
+    return route
+
+
+def audio_of(path) -> tuple[str, float]:
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        return stream.codec_context.name, sum(f.samples for f in container.decode(stream)) / stream.rate
+
+
+@pytest.mark.skipif(not has_encoder("libvpx-vp9") or audio_encoder("webm") is None, reason="no WebM encoders")
+def test_aac_audio_is_reencoded_for_webm_and_lasts_as_long(bunny, tmp_path):
+    route = mux_audio(bunny, tmp_path / "out.webm")
+    assert isinstance(route, AudioReencoder)
+    codec, seconds = audio_of(tmp_path / "out.webm")
+    assert codec in ("opus", "vorbis") and seconds == pytest.approx(10.0, abs=0.05)
+
+
+def test_aac_audio_is_copied_unchanged_where_the_format_holds_it(bunny, tmp_path):
+    route = mux_audio(bunny, tmp_path / "out.mkv")
+    assert isinstance(route, AudioCopy)
+    with av.open(str(bunny)) as src, av.open(str(tmp_path / "out.mkv")) as out:
+        original = [bytes(p) for p in src.demux(audio=0) if p.size]
+        copied = [bytes(p) for p in out.demux(audio=0) if p.size]
+    assert copied == original
