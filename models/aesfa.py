@@ -467,6 +467,10 @@ def _pooled_mean_std(x: torch.Tensor, cells: int) -> torch.Tensor:
     return torch.cat([mean, (variance + 1e-5).sqrt()], dim=1)
 
 
+def _code_statistics(band: torch.Tensor, cells: int) -> tuple[torch.Tensor]:
+    return (_pooled_mean_std(band, cells),)
+
+
 class AesFANet(nn.Module):
     """AesFA: shared octave encoder + style-conditioned octave decoder. No VGG at inference.
 
@@ -520,7 +524,7 @@ class AesFANet(nn.Module):
 
     def _own_code(self, features: Octave) -> Octave:
         """The style code of the content itself: statistics of the content, so shared like a normalisation's."""
-        return Octave(*(normstats.statistics("aesfa_code", band, _pooled_mean_std, self.style_kernel)
+        return Octave(*(normstats.statistics("aesfa_code", band, _code_statistics, self.style_kernel)[0]
                         for band in features))
 
     def predict_style(self, code: Octave) -> AesFAStyle:

@@ -51,7 +51,7 @@ class _Recording:
         self.entries = entries
 
     def take(self, site: str, x: torch.Tensor, compute: Callable[..., Statistics], args: tuple) -> Statistics:
-        values = tuple(compute(x, *args))
+        values = compute(x, *args)
         self.entries.append(_Entry(site, x.shape[1], tuple(v.detach() for v in values)))
         return values
 
