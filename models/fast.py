@@ -94,7 +94,8 @@ def _same_pad(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
 
 
 def _tf_instance_norm(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    mean, var = normstats.statistics("instance_norm", x, normstats.moments)
+    mean, var = normstats.statistics("instance_norm", x, normstats.moments,
+                                     from_moments=normstats.moments_as_they_are)
     return scale.view(1, -1, 1, 1) * (x - mean) / torch.sqrt(var + 1e-3) + shift.view(1, -1, 1, 1)
 
 

@@ -134,3 +134,45 @@ def test_the_session_ends_with_its_block_and_stays_in_its_thread():
         with stats.replaying():
             raise RuntimeError("boom")  # the pass's own error, not a mismatch
     assert not normstats.active() and len(stats) == 1
+
+
+def test_a_measuring_pass_replaces_the_statistics_with_full_size_ones():
+    net = zoo.load("student")
+    style = looks.style_for("starry-night", "student", net)
+    torch.manual_seed(0)
+    picture = torch.rand(1, 3, 96, 128)
+    stats, full = SharedStats(), SharedStats()
+    with torch.no_grad():
+        with full.recording():
+            expected = net(picture, style)
+        with stats.recording():
+            net(picture[..., ::2, ::2], style)  # a shrunk picture's statistics
+        with stats.replaying():
+            shrunk = net(picture, style)
+        with stats.measuring(torch.ones(96, 128)):  # one "tile", the whole picture
+            net(picture, style)
+        assert stats.remeasure() == stats.remeasurable == 1
+        with stats.replaying():
+            remeasured = net(picture, style)
+        for rows in (slice(0, 48), slice(48, 96)):  # two tiles that cover the picture once
+            with stats.measuring(torch.ones(48, 128)):
+                net(picture[..., rows, :], style)
+        stats.remeasure()
+        with stats.replaying():
+            from_halves = net(picture, style)
+    assert (shrunk - expected).abs().mean() > 1e-2
+    torch.testing.assert_close(remeasured, expected, atol=1e-4, rtol=0)
+    # The halves' cut edges see padding, not each other (measured 0.004 against the shrunk picture's 0.045).
+    assert (from_halves - expected).abs().mean() < (shrunk - expected).abs().mean() / 5
+
+
+def test_aesfas_code_is_kept_as_recorded():
+    net = registry.get("aesfa").random()
+    style = net.style(torch.rand(1, 3, 64, 64))
+    stats = SharedStats()
+    with torch.no_grad():
+        with stats.recording():
+            net(torch.rand(1, 3, 64, 64), style, alpha=0.5)
+        with stats.measuring(torch.ones(64, 64)):
+            net(torch.rand(1, 3, 64, 64), style, alpha=0.5)
+    assert stats.remeasurable == stats.remeasure() == 2 < len(stats) == 4

@@ -12,7 +12,8 @@ from stylize.jobs import ImageJob
 from stylize.models import registry, zoo
 from stylize.realtime.engines import Look, TorchEngine
 from stylize.realtime.onnx_engine import OnnxEngine
-from stylize.realtime.tiling import ALIGN, TilingNote, axis_tiles, needs_tiles, shrunk_to_fit, stylize_tiled
+from stylize.realtime.tiling import (ALIGN, TilingNote, axis_tiles, needs_tiles, reference_stats, shrunk_to_fit,
+                                     stylize_tiled)
 
 
 @pytest.mark.parametrize("length, tile, overlap", [(50, 64, 16), (64, 64, 16), (65, 64, 16), (300, 64, 16),
@@ -118,16 +119,31 @@ def test_tiles_with_the_whole_pictures_statistics_match_the_whole_picture(shared
     assert _psnr(whole, tiled) > 40.0
 
 
-# The reference pass over the picture shrunk to 70% of its pixels, against the whole picture: student
-# 39.2 dB, aesfa 39.4, adain 34.4, scream 31.2, candy 25.9 (at 50%: 33.1, 33.2, 31.3, 30.0, 14.1).
-# The student's statistics are the least sensitive to the scale.
-def test_tiles_with_the_shrunk_pictures_statistics_stay_close_for_the_student(shared, one_torch_thread):
-    photo, engine = _chelsea(shared), _engine("student")
+# A reference pass over the picture shrunk to 1/4 of its pixels, against the whole picture: alone, student
+# 26.5 dB, aesfa 26.3, adain 25.0 (at 70%: 39.2, 39.4, 34.4); remeasured over the tiles at full size,
+# 55.8, 52.1, 55.6 (the same at 70%).
+@pytest.mark.parametrize("method", [m for m in _one_method_per_net_class() if registry.get(m).arbitrary])
+def test_a_shrunk_reference_is_remeasured_at_full_size(shared, one_torch_thread, method):
+    photo, engine = _chelsea(shared), _engine(method)
     whole = engine(photo)
-    shrunk = stylize_tiled(engine, photo, tile=256, overlap=64, progress=False,
-                           reference_pixels=int(0.7 * photo.shape[0] * photo.shape[1]))
-    own = stylize_tiled(engine, photo, tile=256, overlap=64, progress=False, reference_pixels=None)
-    assert _psnr(whole, shrunk) > 37.0 > 30.0 > _psnr(whole, own)
+    tiled = stylize_tiled(engine, photo, tile=256, overlap=64, progress=False,
+                          reference_pixels=photo.shape[0] * photo.shape[1] // 4)
+    assert _psnr(whole, tiled) > 50.0
+
+
+# The fast nets chain 15-16 instance norms, which remeasuring would need as many passes for, so their tiles
+# keep the statistics of the shrunk picture. At 1/4 of the pixels: candy 15.4 dB, scream 22.2 against the
+# whole picture (at 70%: 25.9, 31.2; each tile on its own: 19.1, 22.6, in a patchwork of palettes). The
+# picture differs in scale (larger blobs, warmer), but the tiles agree: none stands out, none doubles a stroke.
+@pytest.mark.parametrize("method", [m for m in _one_method_per_net_class() if not registry.get(m).arbitrary])
+def test_fast_net_tiles_agree_on_the_shrunk_pictures_statistics(shared, one_torch_thread, method):
+    photo, engine = _chelsea(shared), _engine(method)
+    pixels = photo.shape[0] * photo.shape[1] // 4
+    stats = reference_stats(engine, photo, None, pixels)
+    with stats.replaying():
+        whole_with_those_statistics = engine(photo)
+    tiled = stylize_tiled(engine, photo, tile=256, overlap=64, progress=False, reference_pixels=pixels)
+    assert _psnr(whole_with_those_statistics, tiled) > 40.0
 
 
 def test_the_reference_pass_sees_the_picture_shrunk_to_the_budget():
