@@ -241,21 +241,22 @@ class ImageJob:
         rather than a patchwork of tiles in different palettes.
         """
         if not registry.get(self.look.method).shares_stats:
-            _note(f"{self.look.method} cannot share normalisation statistics across tiles: "
-                  "each tile is normalised on its own, so tiles may differ in colour")
-            return self.engine, None
+            return self._tiles_on_their_own(self.look.method)
         if self.engine.shares_stats:
             return self.engine, self.tile_budget
         if not hasattr(self.engine, "torch_engine"):
-            _note(f"the {self.engine.backend} engine cannot share normalisation statistics across tiles: "
-                  "each tile is normalised on its own, so tiles may differ in colour")
-            return self.engine, None
+            return self._tiles_on_their_own(f"the {self.engine.backend} engine")
         if self._torch_tiles is None:
             _note(f"{self.engine.backend} cannot replay the whole picture's statistics in its tiles: "
                   "this picture's tiles run through torch on the CPU")
             self._torch_tiles = self.engine.torch_engine()
             self._torch_tiles.set_style(self.look)
         return self._torch_tiles, self.tile_budget
+
+    def _tiles_on_their_own(self, what: str) -> tuple[Engine, None]:
+        _note(f"{what} cannot share normalisation statistics across tiles: "
+              "each tile is normalised on its own, so tiles may differ in colour")
+        return self.engine, None
 
     def _gatys(self, image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
         from stylize.models import zoo
