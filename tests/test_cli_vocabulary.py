@@ -51,14 +51,14 @@ def _options():
 def test_every_output_option_is_dash_o_or_dash_dash_output():
     outputs = [(verb, action.option_strings) for verb, action in _options()
                if {"-o", "--output", "--out"} & set(action.option_strings)]
-    assert {verb for verb, _ in outputs} >= {"image", "video", "train", "bench speed", "bench quality",
-                                             "bench pipeline"}
+    assert {verb for verb, _ in outputs} >= {"image", "video", "train adain", "train aesfa", "train student",
+                                             "bench speed", "bench quality", "bench pipeline"}
     assert all(strings == ["-o", "--output"] for _, strings in outputs), outputs
 
 
 def test_size_means_the_long_side():
     sizes = {verb: action.help for verb, action in _options() if "--size" in action.option_strings}
-    sizes.pop("train", None)  # train's square crop size is renamed with train's own options
+    assert not [verb for verb in sizes if verb.startswith("train")]  # train's square crop is --crop
     assert {"image", "video", "live"} <= set(sizes)
     assert all("long side" in text for text in sizes.values()), sizes
 
@@ -78,17 +78,22 @@ def test_sentence_keeps_the_capitals_that_capitalize_would_lower():
         "Show ONNX Runtime providers and the VGG-19 weights."
 
 
-# The verbs whose help this branch owns, with the names their description must spell right;
-# image, video and train follow in their own modules.
-OWN_VERBS = {"live": ["OBS"], "looks": [], "weights": [], "info": ["ONNX Runtime"], "bench": ["PNG"],
-             "bench speed": ["VGG-19", "AdaIN"], "bench quality": ["VGG-19", "Gatys"], "bench pipeline": []}
+# Every verb, with the names its description must spell right.
+VERB_NAMES = {"image": [], "video": [], "live": ["OBS"], "looks": [], "weights": [], "info": ["ONNX Runtime"],
+              "train": ["AdaIN-r31", "AesFA", "VGG-19"], "train adain": ["AdaIN-r31"], "train aesfa": ["AesFA"],
+              "train student": ["VGG-19"], "bench": ["PNG"], "bench speed": ["VGG-19", "AdaIN"],
+              "bench quality": ["VGG-19", "Gatys"], "bench pipeline": []}
 
 
-@pytest.mark.parametrize("verb", sorted(OWN_VERBS))
+def test_the_capitals_check_covers_every_verb():
+    assert {" ".join(path) for path, _ in _parsers(build_parser()) if path} == set(VERB_NAMES)
+
+
+@pytest.mark.parametrize("verb", sorted(VERB_NAMES))
 def test_help_descriptions_keep_proper_capitals(verb):
     description = dict(_parsers(build_parser()))[tuple(verb.split())].description
     assert description[0].isupper() and description.endswith(".")
-    assert all(name in description for name in OWN_VERBS[verb]), description
+    assert all(name in description for name in VERB_NAMES[verb]), description
     for lowered in ("onnx runtime", "vgg-19", " obs ", "adain", "aesfa", "pyav", "gatys", " png "):
         assert lowered not in description, description
 

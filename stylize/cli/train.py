@@ -12,7 +12,7 @@ import dataclasses
 from stylize.offline.train import TASKS, TrainConfig, Trainer
 from stylize.offline.train.config import cli_fields
 
-HELP = "train a live net (adain, aesfa, student) against the VGG-19 relu3_1 teacher"
+HELP = "train a live net (AdaIN-r31, AesFA or the CPU student) against the VGG-19 relu3_1 teacher"
 EXAMPLES = """examples:
   # the CPU student on 128 px crops (what we ship when no GPU is around)
   stylize train student --content ../shared/data/train/content --style ../shared/data/train/style \\
