@@ -14,6 +14,12 @@ so every tile of a big picture is normalised as the whole picture was (see
 realtime/tiling.py). Outside both blocks `statistics()` computes as before;
 its whole cost is one ContextVar lookup per normalisation.
 
+When the recorded pass saw a shrunk picture, `measuring(weight)` passes over
+tiles (replaying, and summing each normalised map's moments under the tile's
+blend weight) followed by `remeasure()` turn the statistics into the full
+picture's; one such round makes exact every statistic whose input depends on
+no other normalisation.
+
 The active recording or replay lives in a ContextVar, so it belongs to the
 thread (or asyncio task) that opened the block and ends with the block: a
 net running elsewhere at the same time never sees it. A replay checks each
