@@ -199,7 +199,8 @@ def write_result(settings: Settings, sampled: dict, stats: dict, summary: str, o
     result = {"benchmark": "soak", "machine": report.machine(), "minutes": settings.minutes,
               "source": f"testpattern:{width}x{height}@{settings.fps:g}", "looks": settings.looks,
               "target_rss_drift_percent": TARGET_DRIFT_PERCENT, **drift(sampled["samples"], settings.warmup),
-              "osc_changes": sampled["osc_changes"], "live_summary": summary,
+              "osc_changes": sampled["osc_changes"], "live_summary": (summary.splitlines() or [""])[-1],
+              "osc_refused": sum(line.startswith("stylize: OSC") for line in summary.splitlines()),
               "live_fps": stats["stages"]["engine"]["fps"], "drops": stats["drops"],
               "samples": [{"seconds": t, "rss_mb": round(rss / 2**20, 2), "frames": n}
                           for t, rss, n in sampled["samples"]]}
