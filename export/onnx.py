@@ -7,7 +7,8 @@ Graph inputs and output (all float32, NCHW, RGB in [0,1]):
 
     content              1,3,H,W   the frame; H and W are dynamic
     style_mean/style_std 1,C,1,1   adain, student: AdaIN statistics (Style.blended())
-    alpha                1         adain, student: 0 = content features, 1 = full style
+    alpha                1         adain, student: feature-space strength (the engines feed 1 and
+                                   blend pixels, so that alpha 0 is exactly the input)
     block{i}_{band}_{k}  ...       aesfa: the predicted kernels, in AesFAStyle.tensors() order
                                    (band high|low, k spatial|pointwise|bias)
     stylized             1,3,H,W   the output, clamped to [0,1], exactly the input's size
@@ -16,9 +17,9 @@ Fast per-look nets (Johnson, Engstrom) take only `content`. They work in
 0-255 inside; the graph wraps them so that every graph speaks [0,1].
 
 Limits, each checked by `check_parity`:
-* AesFA's alpha is not a graph input. In torch, alpha < 1 fades the kernels
+* AesFA's alpha is not a graph input: its alpha < 1 fades the kernels
   towards the frame's own style code, an adaptive pool that the ONNX exporter
-  cannot express for arbitrary sizes. Runners blend pixels instead.
+  cannot express for arbitrary sizes. The engines blend pixels for every net.
 * Engstrom nets compute their TensorFlow 'SAME' padding with Python arithmetic
   on the input size, which the tracer freezes. Their graphs have a fixed size
   (one export per frame size); every other graph takes any size.
@@ -29,6 +30,7 @@ path needs onnxscript, which is not a dependency, and these nets trace cleanly.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 import warnings
@@ -56,6 +58,8 @@ PARITY_SIZE = (67, 91)  # odd on purpose: catches sizes frozen during tracing
 CACHE_LIMIT_BYTES = 512 * 1024 * 1024
 
 CONTENT, OUTPUT = "content", "stylized"
+
+log = logging.getLogger(__name__)
 
 
 def is_dynamic(method: str) -> bool:
@@ -239,6 +243,7 @@ def cached_session(method: str, *, net: nn.Module | None = None, size: tuple[int
         # A truncated or corrupted cache entry (a full disk, a crash mid-copy):
         # the cache is ours to repair, so the user never has to clear it by hand.
         path.unlink(missing_ok=True)
+        log.warning("stylize: the cached ONNX export %s was corrupt; exported it again", path)
         return open_session(cached_onnx(method, net=net, size=size), threads, providers)
 
 

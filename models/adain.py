@@ -36,6 +36,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from stylize.models import normstats
 from stylize.models.color import luminance_only, match_color
 from stylize.models.vgg import _LAYOUT as VGG_LAYOUT
 from stylize.models.vgg import TAP_ORDER, VGGEncoder
@@ -53,10 +54,19 @@ def channel_stats(feat: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, 
     return mean, std
 
 
+def _stats_from_moments(mean: torch.Tensor, var: torch.Tensor, count: torch.Tensor,
+                        eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """`channel_stats` from measured moments: the unbiased variance plus eps, under a square root."""
+    return mean, (var * count / (count - 1).clamp_min(1) + eps).sqrt()
+
+
 def adain(content_feat: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor,
           eps: float = 1e-5) -> torch.Tensor:
-    """Give `content_feat` the channel statistics (N or 1,C,1,1) of a style."""
-    mean, std = channel_stats(content_feat, eps)
+    """Give `content_feat` the channel statistics (N or 1,C,1,1) of a style.
+
+    The content's own statistics go through models/normstats.py, so a tile can be given the whole picture's.
+    """
+    mean, std = normstats.statistics("adain", content_feat, channel_stats, eps, from_moments=_stats_from_moments)
     return (content_feat - mean) / std * style_std + style_mean
 
 

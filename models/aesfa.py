@@ -29,6 +29,10 @@ reconstruction only if training adds an identity term (as in SANet),
 |decode(f, predict_style(style_code(f))) - c| with f = encode(c)[-1]. The
 paper does not use one.
 
+The first block's instance norm and the frame's own code are statistics of
+the content; both go through models/normstats.py, so the tiles of a big
+picture can take the whole picture's.
+
 Shape rules. Two stride-2 stages plus the low band's extra halving make the
 encoder downsample by 8. `encode` reflect-pads the bottom/right edges up to a
 multiple of 8, and `forward` crops back, so any size (for example 333x517)
@@ -85,6 +89,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from stylize.models import normstats
 from stylize.models.adain import normalised_weights
 
 SIZE_MULTIPLE = 8  # total downsampling of the low band
@@ -325,7 +330,7 @@ class AdaptiveConv(nn.Module):
 
     def forward(self, x: torch.Tensor, kernels: DynamicKernels) -> torch.Tensor:
         if self.normalise:
-            x = F.instance_norm(x)
+            x = normstats.instance_norm(x)
         x = F.pad(x, [kernels.spatial.shape[-1] // 2] * 4, mode="reflect")
         x = _conv_per_style(x, kernels.spatial, self.groups)
         x = _conv_per_style(x, kernels.pointwise, self.groups, kernels.bias)
@@ -462,6 +467,10 @@ def _pooled_mean_std(x: torch.Tensor, cells: int) -> torch.Tensor:
     return torch.cat([mean, (variance + 1e-5).sqrt()], dim=1)
 
 
+def _code_statistics(band: torch.Tensor, cells: int) -> tuple[torch.Tensor]:
+    return (_pooled_mean_std(band, cells),)
+
+
 class AesFANet(nn.Module):
     """AesFA: shared octave encoder + style-conditioned octave decoder. No VGG at inference.
 
@@ -513,6 +522,11 @@ class AesFANet(nn.Module):
         """
         return Octave(*(_pooled_mean_std(band, self.style_kernel) for band in features))
 
+    def _own_code(self, features: Octave) -> Octave:
+        """The style code of the content itself: statistics of the content, so shared like a normalisation's."""
+        return Octave(*(normstats.statistics("aesfa_code", band, _code_statistics, self.style_kernel)[0]
+                        for band in features))
+
     def predict_style(self, code: Octave) -> AesFAStyle:
         return self.decoder.kernels(code)
 
@@ -562,5 +576,5 @@ class AesFANet(nn.Module):
         height, width = content.shape[-2:]
         features = self.encode(content)[-1]
         if alpha != 1.0:
-            style = self.predict_style(self.style_code(features)).lerp(style, alpha)
+            style = self.predict_style(self._own_code(features)).lerp(style, alpha)
         return self.decode(features, style)[..., :height, :width].clamp(0, 1)

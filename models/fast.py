@@ -7,6 +7,9 @@ Both nets take RGB in 0-255 (NCHW float) and return RGB in 0-255, unclamped;
 * `EngstromNet` is Engstrom's TensorFlow fast-style-transfer with its TF quirks:
   zero 'SAME' padding, bias-free convs, instance norm with eps 1e-3 and
   stride-2 transposed convs cropped to exactly twice the input size.
+
+Every instance norm takes its statistics through models/normstats.py, so the
+tiles of a big picture can be normalised with the whole picture's.
 """
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from stylize.models import normstats
 
 
 # ---------------------------------------------------------------- Johnson --
@@ -35,9 +40,9 @@ class _JohnsonResidual(nn.Module):
     def __init__(self, channels: int):
         super().__init__()
         self.conv1 = _ReflectConv(channels, channels, 3)
-        self.in1 = nn.InstanceNorm2d(channels, affine=True)
+        self.in1 = normstats.InstanceNorm2d(channels, affine=True)
         self.conv2 = _ReflectConv(channels, channels, 3)
-        self.in2 = nn.InstanceNorm2d(channels, affine=True)
+        self.in2 = normstats.InstanceNorm2d(channels, affine=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = F.relu(self.in1(self.conv1(x)))
@@ -50,17 +55,17 @@ class JohnsonNet(nn.Module):
     def __init__(self):
         super().__init__()
         self.conv1 = _ReflectConv(3, 32, 9)
-        self.in1 = nn.InstanceNorm2d(32, affine=True)
+        self.in1 = normstats.InstanceNorm2d(32, affine=True)
         self.conv2 = _ReflectConv(32, 64, 3, stride=2)
-        self.in2 = nn.InstanceNorm2d(64, affine=True)
+        self.in2 = normstats.InstanceNorm2d(64, affine=True)
         self.conv3 = _ReflectConv(64, 128, 3, stride=2)
-        self.in3 = nn.InstanceNorm2d(128, affine=True)
+        self.in3 = normstats.InstanceNorm2d(128, affine=True)
         for i in range(1, 6):
             setattr(self, f"res{i}", _JohnsonResidual(128))
         self.deconv1 = _ReflectConv(128, 64, 3, upsample=2)
-        self.in4 = nn.InstanceNorm2d(64, affine=True)
+        self.in4 = normstats.InstanceNorm2d(64, affine=True)
         self.deconv2 = _ReflectConv(64, 32, 3, upsample=2)
-        self.in5 = nn.InstanceNorm2d(32, affine=True)
+        self.in5 = normstats.InstanceNorm2d(32, affine=True)
         self.deconv3 = _ReflectConv(32, 3, 9)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -89,8 +94,8 @@ def _same_pad(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
 
 
 def _tf_instance_norm(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    mean = x.mean(dim=(2, 3), keepdim=True)
-    var = x.var(dim=(2, 3), keepdim=True, unbiased=False)
+    mean, var = normstats.statistics("instance_norm", x, normstats.moments,
+                                     from_moments=normstats.moments_as_they_are)
     return scale.view(1, -1, 1, 1) * (x - mean) / torch.sqrt(var + 1e-3) + shift.view(1, -1, 1, 1)
 
 

@@ -50,6 +50,9 @@ class NetSpec:
     graph: Callable[[nn.Module], nn.Module]
     needs_vgg: bool = False
     dynamic_size: bool = True  # False: the export freezes the frame size (see export/onnx.py)
+    # Its content normalisations go through models/normstats.py, so the tiles of a big picture can replay
+    # the whole picture's statistics (realtime/tiling.py); False: each tile normalises itself.
+    shares_stats: bool = True
 
     @property
     def arbitrary(self) -> bool:

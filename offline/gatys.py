@@ -272,15 +272,19 @@ def _steps_per_scale(steps: int | Sequence[int], scales: int) -> list[int]:
     """Steps per scale aligned to the *finest* scales, so skipped coarse levels drop theirs."""
     if scales < 1:
         raise UserError(f"scales must be at least 1, got {scales}")
-    if isinstance(steps, int):
-        per_scale = [steps] * scales
-    else:
-        per_scale = [int(n) for n in steps]
-        if len(per_scale) != scales:
-            raise UserError(f"steps has {len(per_scale)} entries but scales is {scales}; give one per scale")
+    per_scale = [steps] * scales if _is_count(steps) else list(steps) if isinstance(steps, (list, tuple)) else None
+    if per_scale is None or not all(_is_count(n) for n in per_scale):
+        raise UserError(f"steps must be a whole number of steps per scale, or one per scale, got {steps!r}")
+    if len(per_scale) != scales:
+        raise UserError(f"steps has {len(per_scale)} entries but scales is {scales}; give one per scale")
     if any(n < 1 for n in per_scale):
-        raise UserError(f"steps must be positive, got {per_scale}")
-    return per_scale
+        raise UserError(f"steps must be 1 or more, got {steps!r}")
+    return [int(n) for n in per_scale]
+
+
+def _is_count(value) -> bool:
+    """A whole number (numpy integers too), but not a bool or a float that only looks whole."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _check_args(content, styles, style_weights, style_stat, optimizer, preserve_color, mask,

@@ -135,6 +135,9 @@ class Engine(ABC):
     """The shared per-frame logic and the async stages; see the module docstring for the hooks."""
 
     backend: str = "?"
+    # Runs a torch net in the calling thread, so a pass can record or replay normalisation statistics
+    # (models/normstats.py); ONNX graphs compute their own.
+    shares_stats: bool = False
 
     def __init__(self, depth: int = 1) -> None:
         self.alpha = 1.0  # 0 gives the input frame exactly; in between, a pixel blend towards the look
@@ -374,6 +377,7 @@ class TorchEngine(Engine):
     """Fast nets and arbitrary-style nets with torch, on the CPU or a CUDA device."""
 
     backend = "torch"
+    shares_stats = True
 
     def __init__(self, device: str = "cpu", nets: dict[str, torch.nn.Module] | None = None,
                  depth: int | None = None):

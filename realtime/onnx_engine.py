@@ -17,7 +17,7 @@ import torch
 
 from stylize.export import onnx as onnx_export
 from stylize.models import zoo
-from stylize.realtime.engines import Engine, Look, look_style
+from stylize.realtime.engines import Engine, Look, TorchEngine, look_style
 from stylize.tensors import array_to_frame, frame_to_array
 
 
@@ -59,6 +59,13 @@ class OnnxEngine(Engine):
             self._sessions[key] = onnx_export.cached_session(method, net=net, size=(height, width),
                                                              threads=self.threads, providers=self.providers)
         return self._sessions[key]
+
+    def torch_engine(self) -> TorchEngine:
+        """A CPU torch engine over the same nets, with this engine's controls: for what a graph cannot do
+        (tiles that replay the whole picture's normalisation statistics)."""
+        engine = TorchEngine(nets=self._nets)
+        engine.alpha, engine.preserve_color = self.alpha, self.preserve_color
+        return engine
 
     # ------------------------------------------------------------ looks --
     @torch.inference_mode()

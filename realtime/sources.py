@@ -19,6 +19,7 @@ network source that sends nothing for `timeout` seconds (default 2) is lost.
 from __future__ import annotations
 
 import glob
+import logging
 import math
 import os
 import re
@@ -35,6 +36,8 @@ from stylize.errors import InputError, OptionError, UserError
 from stylize.imageio import list_images, read_image
 from stylize.realtime.frames import Frame
 from stylize.sizes import check_pixels, parse_wxh
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 2.0  # seconds without data before a network source is lost
 MIN_FPS, MAX_FPS = 0.001, 1000.0  # paced sources: from one frame in 1000 s (a slow slideshow) to 1000 a second
@@ -216,7 +219,12 @@ class Webcam(Source):
 
 
 class VideoFile(Source):
-    """A video file or network stream decoded with PyAV; pts comes from the stream's timestamps."""
+    """A video file or network stream decoded with PyAV; pts comes from the stream's timestamps.
+
+    A file that ends before the frame count its container declares (cut short by a
+    crashed copy or a full disk, with its index still whole) sets `truncated`, logs a
+    warning, and keeps `frames_decoded` against `frames_expected` for the caller's report.
+    """
 
     def __init__(self, location: str, size: int | None = None, paced: bool = False,
                  network: bool = False, timeout: float = DEFAULT_TIMEOUT):
@@ -262,6 +270,9 @@ class VideoFile(Source):
         rate = self._stream.average_rate or self._stream.guessed_rate
         self.fps = float(rate) if rate else 30.0
         self.frame_count = self._stream.frames or None
+        self.frames_expected = self.frame_count
+        self.frames_decoded = 0
+        self.truncated = False
         self._decoder = self._container.decode(self._stream)
 
     def _next(self) -> tuple[np.ndarray, float | None]:
@@ -272,13 +283,23 @@ class VideoFile(Source):
         except StopIteration:
             if self.network:  # a live stream has no natural end: it went away
                 raise SourceLost(f"{self.name}: stream ended") from None
+            self._check_complete()
             raise EndOfStream from None
         except av.error.ExitError:  # PyAV's read timeout interrupted the demuxer
             raise SourceLost(f"{self.name}: no data for {self.timeout:g} s") from None
         except (av.error.FFmpegError, OSError) as exc:
             raise SourceLost(f"{self.name}: {_av_reason(exc)}") from None
         image = frame.to_ndarray(format="rgb24", width=self.width, height=self.height)
+        self.frames_decoded += 1
         return image, frame.time  # the source's own timeline: the writer keeps it, audio stays in sync
+
+    def _check_complete(self) -> None:
+        """At the end of the file: warn when fewer frames came than the container declared."""
+        if self.truncated or self.frames_expected is None or self.frames_decoded >= self.frames_expected:
+            return
+        self.truncated = True
+        log.warning("stylize: %s ends after %d of the %d frames it declares (truncated?)",
+                    self.name, self.frames_decoded, self.frames_expected)
 
     def close(self) -> None:
         if self._container is not None:

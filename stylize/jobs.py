@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +19,12 @@ import numpy as np
 
 from stylize.errors import InputError, OptionError, OutputError, StylizeError
 from stylize.imageio import read_image, resize_to
+from stylize.models import registry
 from stylize.realtime.engines import Engine, Look, color_mode
 from stylize.realtime.pipeline import Pipeline, StopReason, write_stats
 from stylize.realtime.sinks import VideoWriter
 from stylize.realtime.sources import VideoFile
-from stylize.realtime.tiling import OVERLAP, PIXEL_BUDGET, TILE, needs_tiles, stylize_tiled
+from stylize.realtime.tiling import OVERLAP, PIXEL_BUDGET, TILE, TilingNote, needs_tiles, stylize_tiled
 
 BACKENDS = ("auto", "torch", "onnxruntime")
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".m4v", ".avi", ".webm")
@@ -172,6 +174,10 @@ def as_mask(mask: np.ndarray | str | os.PathLike, height: int, width: int) -> np
     return gray
 
 
+def _note(message: str) -> None:
+    warnings.warn(message, TilingNote, stacklevel=3)
+
+
 class ImageJob:
     """Stylizes pictures with one look: through an engine (in tiles above a pixel budget) or by Gatys.
 
@@ -179,7 +185,10 @@ class ImageJob:
     A Look with method "gatys" optimises each picture (slow, needs no engine);
     any other look needs `engine`, whose alpha and colour settings are set here.
     Pictures over `tile_budget` pixels are stylized in overlapping `tile`-pixel
-    tiles (realtime/tiling.py), so memory stays bounded.
+    tiles (realtime/tiling.py), so memory stays bounded; every tile replays the
+    normalisation statistics of one pass over the picture shrunk to
+    `tile_budget` pixels. Where that cannot be done a TilingNote warning says
+    what happens instead (see `_tiling`).
     """
 
     def __init__(self, look: Look, engine: Engine | None = None, *, alpha: float = 1.0,
@@ -191,6 +200,7 @@ class ImageJob:
         self.tile_budget, self.tile, self.overlap = tile_budget, tile, overlap
         self.engine = engine
         self._encoder = None  # VGG for Gatys, loaded at the first picture
+        self._torch_tiles: Engine | None = None  # tiles of a big picture, for an engine that cannot replay statistics
         if look.method != GATYS:
             if engine is None:
                 raise ValueError(f"method {look.method!r} runs through an engine; pass one")
@@ -202,9 +212,36 @@ class ImageJob:
         if self.look.method == GATYS:
             return self._gatys(image, mask)
         if needs_tiles(*image.shape[:2], self.tile_budget):
-            return stylize_tiled(self.engine, image, mask, tile=self.tile, overlap=self.overlap,
-                                 progress=self.progress)
+            engine, reference_pixels = self._tiling()
+            return stylize_tiled(engine, image, mask, tile=self.tile, overlap=self.overlap, progress=self.progress,
+                                 reference_pixels=reference_pixels)
         return self.engine(image, mask)
+
+    def _tiling(self) -> tuple[Engine, int | None]:
+        """The engine for tiles and the pixels of the reference pass (None: tiles normalise themselves).
+
+        Tiles replay the normalisation statistics of the whole picture (shrunk
+        to the pixel budget). An ONNX graph cannot replay them, so its tiles go
+        through torch on the CPU instead: the same weights, and one picture
+        rather than a patchwork of tiles in different palettes.
+        """
+        if not registry.get(self.look.method).shares_stats:
+            return self._tiles_on_their_own(self.look.method)
+        if self.engine.shares_stats:
+            return self.engine, self.tile_budget
+        if not hasattr(self.engine, "torch_engine"):
+            return self._tiles_on_their_own(f"the {self.engine.backend} engine")
+        if self._torch_tiles is None:
+            _note(f"{self.engine.backend} cannot replay the whole picture's statistics in its tiles: "
+                  "this picture's tiles run through torch on the CPU")
+            self._torch_tiles = self.engine.torch_engine()
+            self._torch_tiles.set_style(self.look)
+        return self._torch_tiles, self.tile_budget
+
+    def _tiles_on_their_own(self, what: str) -> tuple[Engine, None]:
+        _note(f"{what} cannot share normalisation statistics across tiles: "
+              "each tile is normalised on its own, so tiles may differ in colour")
+        return self.engine, None
 
     def _gatys(self, image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
         from stylize.models import zoo

@@ -1,5 +1,5 @@
-"""The parsers for numeric command-line values: frame sizes written as WIDTHxHEIGHT (640x480), and finite
-floats (argparse types that refuse NaN and infinity), shared by every option that takes one."""
+"""The parsers for numeric command-line values: frame sizes written as WIDTHxHEIGHT (640x480), finite
+floats (argparse types that refuse NaN and infinity) and positive counts, shared by every option that takes one."""
 from __future__ import annotations
 
 import argparse
@@ -46,6 +46,17 @@ def _float_type(check, requirement: str, name: str):
 finite_float = _float_type(lambda v: True, "a finite number", "finite_float")
 positive_float = _float_type(lambda v: v > 0, "a finite number above 0", "positive_float")
 non_negative_float = _float_type(lambda v: v >= 0, "a finite number, 0 or more", "non_negative_float")
+
+
+def positive_int(text: str) -> int:
+    """An argparse `type` for a count that must be 1 or more (--steps): 0 and negatives are usage errors."""
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number above 0, got {text!r}")
+    return value
 
 
 # The largest picture anything reads: 150 megapixels holds a 100 MP camera's photos and every video size

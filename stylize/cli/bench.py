@@ -10,11 +10,12 @@ from stylize.cli import sentence
 from stylize.errors import UserError
 from stylize.sizes import parse_wxh, positive_float
 
-HELP = "measure speed and quality (JSON and PNG into ./bench-results/, or the folder -o names)"
+HELP = "measure speed, quality and endurance (JSON and PNG into ./bench-results/, or the folder -o names)"
 EXAMPLES = """examples:
   stylize bench speed --method student --resolution 640x480 --backend onnxruntime
   stylize bench quality                    # about half an hour on a quiet 2-core CPU
   stylize bench pipeline --seconds 20      # threaded live pipeline vs a naive loop
+  stylize bench soak --minutes 20          # live's memory and fps over a long run with OSC changes
 
   # replace the results committed with the repository (run from its root)
   stylize bench speed --method student --backend onnxruntime --threads 2 -o bench/results
@@ -59,6 +60,18 @@ PIPELINE_EXAMPLES = """examples:
   stylize bench pipeline --seconds 10 --repeats 1 --method candy --resolution 320x240
 
 Both loops stream MPEG-TS (H.264) to udp://127.0.0.1, the OBS path.
+"""
+
+SOAK_HELP = "memory (RSS) and frame rate drift of a long `live` run whose looks and alpha change over OSC"
+SOAK_EXAMPLES = """examples:
+  # the endurance check: 20 minutes, RSS must stay within ±5 % after the warm-up
+  stylize bench soak --minutes 20 -o bench/results
+
+  # a quick look
+  stylize bench soak --minutes 1
+
+`live` runs in a subprocess on a test pattern and serves MJPEG on 127.0.0.1;
+the frames a viewer receives give the fps, /proc/PID/status the RSS.
 """
 
 
@@ -111,6 +124,17 @@ def add_parser(verbs, parents) -> None:
                                                              "(default pipeline)")
     _add_output(pipeline)
     pipeline.set_defaults(run=run_pipeline)
+
+    soak = benches.add_parser("soak", parents=parents, help=SOAK_HELP, description=sentence(SOAK_HELP),
+                              epilog=SOAK_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    soak.add_argument("--minutes", type=positive_float, default=20.0, help="length of the run (default 20)")
+    soak.add_argument("--resolution", default="320x240", metavar="WxH", help="test pattern size (default 320x240)")
+    soak.add_argument("--fps", type=positive_float, default=30.0, help="the test pattern's rate (default 30)")
+    soak.add_argument("--looks", default="starry-night,great-wave,tahiti",
+                      help="built-in looks the OSC changes step through (default starry-night,great-wave,tahiti)")
+    _add_output(soak)
+    soak.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    soak.set_defaults(run=run_soak)
 
 
 def _add_common(parser) -> None:
@@ -187,4 +211,15 @@ def run_pipeline(args) -> int:
     settings = pipeline.Settings(seconds=args.seconds, resolution=parse_wxh(args.resolution, "--resolution"),
                                  fps=args.fps, repeats=args.repeats, method=args.method, name=args.name)
     print(pipeline.format_result(pipeline.run(settings, args.output)))
+    return 0
+
+
+def run_soak(args) -> int:
+    from stylize.bench import soak
+
+    settings = soak.Settings(minutes=args.minutes, resolution=parse_wxh(args.resolution, "--resolution"),
+                             fps=args.fps, looks=args.looks)
+    print(f"soaking live for {args.minutes:g} min ...", file=sys.stderr)
+    result = soak.run(settings, args.output)
+    _show(args, result, soak.format_result(result))
     return 0

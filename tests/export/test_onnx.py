@@ -1,6 +1,7 @@
 """ONNX export: parity with torch, dynamic sizes, the cache, and the ONNX Runtime engine."""
 from __future__ import annotations
 
+import logging
 import os
 
 import numpy as np
@@ -93,12 +94,25 @@ def test_registered_student_reuses_its_export_across_loads():
     assert first.stat().st_ino == inode and sorted(first.parent.iterdir()) == files
 
 
-def test_a_corrupt_cached_export_is_exported_again(student):
+def test_a_corrupt_cached_export_is_exported_again_and_says_so(student, caplog):
     path = ox.cached_onnx("student", net=student)
     path.write_bytes(path.read_bytes()[:1000])  # truncated, as by a full disk
-    session = ox.cached_session("student", net=student, threads=1)
+    with caplog.at_level(logging.WARNING, logger=ox.__name__):
+        session = ox.cached_session("student", net=student, threads=1)
     assert {i.name for i in session.get_inputs()} >= {"content", "style_mean"}
     assert ox.check_parity("student", path, net=student) < 1e-4
+    [record] = [r for r in caplog.records if r.name == ox.__name__]
+    assert record.levelno == logging.WARNING
+    assert str(path) in record.getMessage() and "corrupt" in record.getMessage()
+
+
+def test_a_sound_cached_export_is_reused_without_a_warning(student, caplog):
+    path = ox.cached_onnx("student", net=student)
+    before = path.stat().st_ino, path.read_bytes()
+    with caplog.at_level(logging.WARNING, logger=ox.__name__):
+        ox.cached_session("student", net=student, threads=1)
+    assert (path.stat().st_ino, path.read_bytes()) == before  # not exported again
+    assert not [r for r in caplog.records if r.name == ox.__name__]
 
 
 def test_cache_evicts_the_least_recently_used_beyond_its_limit(tmp_path):

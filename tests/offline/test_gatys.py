@@ -166,6 +166,12 @@ def test_progress_bar_goes_to_stderr(encoder, capsys):
     dict(preserve_color="sepia"),
     dict(mask=np.ones((10, 10), np.float32)),
     dict(steps=(5, 5), scales=3),
+    dict(steps=0),
+    dict(steps=-1),
+    dict(steps=(3, 0, 2), scales=3),
+    dict(steps=2.5),
+    dict(steps=True),
+    dict(steps="10"),
     dict(style_layers=("relu4_1",)),
 ])
 def test_bad_arguments_are_user_errors(encoder, bad):
@@ -176,3 +182,14 @@ def test_bad_arguments_are_user_errors(encoder, bad):
 def test_no_style_is_a_user_error(encoder):
     with pytest.raises(UserError):
         gatys(make_content(32, 32), [], encoder=encoder, progress=False)
+
+
+@pytest.mark.xfail(strict=True, reason="stylize/jobs.py ImageJob drops steps=0 (`if self.steps`); "
+                                       "remove this mark with `if self.steps is not None`")
+def test_zero_steps_through_the_api_is_refused_not_replaced_by_the_default(encoder, monkeypatch):
+    """The whole path a user takes: stylize.stylize_image(..., method="gatys", steps=0) must not optimise."""
+    import stylize
+
+    monkeypatch.setenv("STYLIZE_WEIGHTS", str(_weights_dir()))
+    with pytest.raises(UserError, match="steps"):
+        stylize.stylize_image(make_content(32, 32), style=RED, method="gatys", steps=0)

@@ -83,6 +83,31 @@ def test_video_file_gives_rgb_frames_with_timestamps(shared):
     assert np.abs(ours - reference).mean() < np.abs(ours - wrong_order).mean()
 
 
+FOX = "media/lengstrom_fox.mp4"  # 640x640, 420 frames, its index (moov) before the frames
+
+
+def test_a_video_cut_short_with_its_index_whole_is_reported_as_truncated(shared, tmp_path, caplog):
+    data = (shared / FOX).read_bytes()
+    assert data.find(b"moov") < data.find(b"mdat")  # the index survives a cut at the end
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 43 // 100])
+    with caplog.at_level("WARNING", logger="stylize.realtime.sources"), VideoFile(str(cut), size=32) as source:
+        assert source.frames_expected == 420 and not source.truncated
+        frames = list(source)
+    assert source.truncated and source.frames_decoded == len(frames)
+    assert 0 < len(frames) < 420
+    [record] = [r for r in caplog.records if r.name == "stylize.realtime.sources"]
+    assert f"{cut} ends after {len(frames)} of the 420 frames it declares" in record.getMessage()
+
+
+def test_a_whole_video_is_not_truncated_and_says_nothing(shared, caplog):
+    with caplog.at_level("WARNING", logger="stylize.realtime.sources"), VideoFile(str(shared / BUNNY),
+                                                                                  size=32) as source:
+        assert len(list(source)) == source.frames_decoded == source.frames_expected == 240
+    assert not source.truncated
+    assert not [r for r in caplog.records if r.name == "stylize.realtime.sources"]
+
+
 def test_opencv_capture_that_stops_delivering_is_lost_not_ended(shared):
     # OpenCV opens a file path like a device: the Webcam code path (BGR→RGB,
     # resize) runs for real, and running dry reads as a vanished device.
