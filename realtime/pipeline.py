@@ -15,7 +15,7 @@ The engine loop keeps up to `engine.depth` frames in the engine
 (submit/collect), so a GPU engine can upload one frame while computing
 another; outputs keep their source frame's index, pts and capture time.
 
-Shutdown: quit (window, q/Esc, OSC), Ctrl-C, `duration`, end of stream or a
+Shutdown: quit (window, q/Esc, OSC), Ctrl-C or SIGTERM, `duration`, end of stream or a
 lost source all end in the same place: the source stops, the engine loop
 hands on its frames in flight (end of stream) or drops them (any other stop),
 each sink thread drains or stops, finalises its sink, and
