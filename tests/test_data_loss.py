@@ -266,3 +266,45 @@ def test_a_second_signal_while_a_live_recording_is_finalised_keeps_it(tmp_path, 
     assert names(tmp_path) == ["show.mp4"]
     assert video_frames(record) > 0
     assert f"recorded {record}" in stderr.decode()
+
+
+# ------------------------------------------------------------ VideoWriter --
+def _write_frames(path, count: int, *, lossless: bool = True, complete: bool = False, failed: bool = False):
+    from stylize.realtime.frames import Frame
+    from stylize.realtime.sinks import VideoWriter
+
+    writer = VideoWriter(path, lossless=lossless, progress=False, codec="mpeg4")
+    writer.open(32, 24, 10)
+    for index in range(count):
+        writer.write(Frame(np.full((24, 32, 3), index * 20, np.uint8), index, captured_at=index / 10))
+    if complete:
+        writer.end_of_stream()
+    if failed:
+        writer.run_failed()
+    writer.close()
+    return writer
+
+
+@pytest.mark.parametrize("existing, lossless, complete, failed, kept_as", [
+    (False, True, True, False, "out.mp4"),  # done: the name asked for
+    (True, True, True, False, "out.mp4"),  # done, replacing the old output as asked
+    (False, True, False, False, "out.mp4"),  # interrupted: the frames done, under the name asked for
+    (True, True, False, False, "out.partial.mp4"),  # interrupted: the old output stays
+    (False, True, False, True, "out.partial.mp4"),  # failed: never under the name asked for
+    (True, False, False, False, "out.mp4"),  # a stopped live recording is complete as it is
+])
+def test_where_the_video_writer_keeps_its_frames(tmp_path, existing, lossless, complete, failed, kept_as):
+    out = tmp_path / "out.mp4"
+    if existing:
+        out.write_bytes(b"yesterday's video")
+    writer = _write_frames(out, 3, lossless=lossless, complete=complete, failed=failed)
+    assert writer.saved_path == tmp_path / kept_as
+    assert video_frames(writer.saved_path) == 3
+    if existing and kept_as != "out.mp4":
+        assert out.read_bytes() == b"yesterday's video"
+    assert sorted(names(tmp_path)) == sorted({kept_as, *(["out.mp4"] if existing else [])})
+
+
+def test_a_video_writer_without_frames_keeps_nothing(tmp_path):
+    writer = _write_frames(tmp_path / "out.mp4", 0, failed=True)
+    assert writer.saved_path is None and names(tmp_path) == []
