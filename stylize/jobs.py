@@ -23,6 +23,7 @@ from stylize.models import registry
 from stylize.realtime.engines import Engine, Look, color_mode
 from stylize.realtime.pipeline import Pipeline, StopReason, write_stats
 from stylize.realtime.sinks import VideoWriter
+from stylize.realtime.sinks.encoding import encoded_size
 from stylize.realtime.sources import VideoFile
 from stylize.realtime.tiling import OVERLAP, PIXEL_BUDGET, TILE, TilingNote, needs_tiles, stylize_tiled
 
@@ -133,8 +134,11 @@ def stylize_video_file(source: str | os.PathLike, target: str | os.PathLike, loo
     if stats_path is not None:
         write_stats(stats_path, run.stats)
     kept = writer.saved_path
-    return VideoResult(str(source), str(kept or target), writer.frames_written if kept else 0, video.width,
-                       video.height, run.reason, time.perf_counter() - started, run.stats, run.message, run.error)
+    message = run.message or (f"{source} ends early: wrote {writer.frames_written} of the "
+                              f"{video.frames_expected} frames it declares" if video.truncated else "")
+    return VideoResult(str(source), str(kept or target), writer.frames_written if kept else 0,
+                       *encoded_size(video.width, video.height), run.reason, time.perf_counter() - started,
+                       run.stats, message, run.error)
 
 
 def backend_label(engine: Engine) -> str:
@@ -249,7 +253,7 @@ class ImageJob:
 
         if self._encoder is None:
             self._encoder = zoo.load_vgg()
-        options = {"steps": self.steps} if self.steps else {}
+        options = {"steps": self.steps} if self.steps is not None else {}
         result = gatys(image, self.look.style_images, self.look.style_weights, encoder=self._encoder, mask=mask,
                        preserve_color=self.preserve_color, progress=self.progress, **options).image
         if self.alpha < 1.0:

@@ -13,7 +13,7 @@ from stylize.errors import UserError
 from stylize.imageio import output_errors
 from stylize.realtime.frames import Frame
 from stylize.realtime.sinks.base import Sink
-from stylize.realtime.sinks.encoding import ENCODERS, add_video_stream, as_rate, video_frame
+from stylize.realtime.sinks.encoding import ENCODERS, add_audio_route, add_video_stream, as_rate, video_frame
 
 # Used when no source file says otherwise; a multiple of every common frame rate.
 DEFAULT_TIME_BASE = Fraction(1, 90000)
@@ -139,6 +139,8 @@ class VideoWriter(Sink):
                 if self.frames_written:
                     self._container.mux(self._video.encode(None))  # flush the encoder's delayed frames
                     self._copy_audio(until=None if self._complete else self._end_time)
+                    for route in self._audio_out.values():
+                        route.flush()
         except Exception as exc:  # still write the trailer below
             error = exc
         try:
@@ -173,11 +175,7 @@ class VideoWriter(Sink):
             self._time_base = self._source.streams.video[0].time_base or DEFAULT_TIME_BASE
         audio = list(self._source.streams.audio)
         for stream in audio:
-            try:
-                self._audio_out[stream.index] = self._container.add_stream_from_template(stream)
-            except ValueError:
-                raise UserError(f"{self.path.suffix or 'this'} files cannot hold the source's "
-                                f"{stream.codec_context.name} audio unchanged; write a .mkv instead") from None
+            self._audio_out[stream.index] = add_audio_route(self._container, stream, self.path.suffix or "this")
         if audio:
             self._audio_packets = self._source.demux(*audio)
 
@@ -207,8 +205,7 @@ class VideoWriter(Sink):
             if until is not None and stamp is not None and stamp * packet.time_base > until:
                 self._held_audio = packet
                 break
-            packet.stream = self._audio_out[packet.stream.index]
-            self._container.mux(packet)
+            self._audio_out[packet.stream.index].mux(packet)
 
     def _close_source(self) -> None:
         if self._source is not None:

@@ -18,6 +18,7 @@ from stylize.cli.looks import list_looks
 from stylize.errors import OptionError, UserError
 from stylize.imageio import IMAGE_SUFFIXES, check_writable, list_images, read_image, write_image
 from stylize.jobs import ImageJob, as_mask, fit_long_side
+from stylize.sizes import positive_int
 from stylize.realtime.engines import Look
 
 HELP = "stylize photos (files, folders or stdin) with a painting's look"
@@ -59,7 +60,7 @@ def add_parser(verbs, parents) -> None:
     p.add_argument("--list-looks", action="store_true", help="list the built-in looks and exit (as `stylize looks`)")
     p.add_argument("--style-weights", help="blend weights for several styles, e.g. 0.7,0.3")
     p.add_argument("--mask", help="grayscale image: white = stylize (or style A), black = keep (or style B)")
-    p.add_argument("--steps", type=int, help="gatys: optimisation steps per scale")
+    p.add_argument("--steps", type=positive_int, help="gatys: optimisation steps per scale")
     p.add_argument("--json", action="store_true", help="print one JSON line per image instead of text")
     p.set_defaults(run=run)
 

@@ -47,6 +47,9 @@ def run(args) -> int:
     if result.finished:
         print(f"{args.input} -> {args.output} ({result.frames} frames, {result.width}x{result.height}, "
               f"{look.name}, {result.seconds:.1f} s)", file=sys.stderr)
+        if result.message:  # the input ended before the frames it declares: say so, and fail the run
+            print(f"stylize video: warning: {result.message}", file=sys.stderr)
+            return 1
         return 0
     kept = _what_was_kept(args.output, result)
     if result.reason == StopReason.INTERRUPTED:

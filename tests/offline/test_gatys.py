@@ -184,8 +184,6 @@ def test_no_style_is_a_user_error(encoder):
         gatys(make_content(32, 32), [], encoder=encoder, progress=False)
 
 
-@pytest.mark.xfail(strict=True, reason="stylize/jobs.py ImageJob drops steps=0 (`if self.steps`); "
-                                       "remove this mark with `if self.steps is not None`")
 def test_zero_steps_through_the_api_is_refused_not_replaced_by_the_default(encoder, monkeypatch):
     """The whole path a user takes: stylize.stylize_image(..., method="gatys", steps=0) must not optimise."""
     import stylize
