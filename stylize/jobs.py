@@ -26,6 +26,7 @@ from stylize.realtime.sinks import VideoWriter
 from stylize.realtime.sinks.encoding import encoded_size
 from stylize.realtime.sources import VideoFile
 from stylize.realtime.tiling import OVERLAP, PIXEL_BUDGET, TILE, TilingNote, needs_tiles, stylize_tiled
+from stylize.sizes import check_pixels
 
 BACKENDS = ("auto", "torch", "onnxruntime")
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".m4v", ".avi", ".webm")
@@ -154,7 +155,9 @@ def fit_long_side(rgb: np.ndarray, size: int | None) -> np.ndarray:
         return rgb
     height, width = rgb.shape[:2]
     scale = size / max(height, width)
-    return resize_to(rgb, max(1, round(height * scale)), max(1, round(width * scale)))
+    target = max(1, round(height * scale)), max(1, round(width * scale))
+    check_pixels(target[1], target[0], f"--size {size} would make a {width}x{height} picture, which")
+    return resize_to(rgb, *target)
 
 
 def as_rgb(image: np.ndarray | str | os.PathLike) -> np.ndarray:

@@ -105,3 +105,11 @@ def test_endless_stdin_and_an_endless_style_are_one_line(tmp_path, content_path)
                     env=small)
     stderr = style.stderr.decode()
     assert style.returncode == 2 and len(stderr.strip().splitlines()) == 1 and "/dev/zero: more than 4 MB" in stderr
+
+
+def test_a_huge_size_on_a_small_photo_is_refused_before_resizing(content_path, tmp_path):
+    result = run_cli("image", content_path, "--look", "starry-night", "--size", "100000", "-o", tmp_path / "o.png")
+    assert result.returncode == 2
+    lines = result.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and "--size 100000" in lines[0] and "above the limit" in lines[0], lines
+    assert not (tmp_path / "o.png").exists()
