@@ -5,6 +5,8 @@ import argparse
 import importlib
 import signal
 import sys
+import threading
+from contextlib import contextmanager
 
 from stylize import __version__
 from stylize.errors import UserError
@@ -60,6 +62,23 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+@contextmanager
+def held_interrupts():
+    """Hold Ctrl-C while modules import, then raise it: an interrupt inside a C extension's import
+    (numpy, torch) surfaces as an ImportError traceback instead of a KeyboardInterrupt."""
+    held: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if held:
+        raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one verb; `argv` None: this process's command line, and this process ends after it."""
     if argv is not None:
@@ -80,7 +99,8 @@ def _main(argv: list[str]) -> int:
     try:
         # `kill` (SIGTERM) finishes like Ctrl-C: videos are finalised, training saves a checkpoint.
         signal.signal(signal.SIGTERM, _interrupt)
-        parser = build_parser()
+        with held_interrupts():  # every verb module (and torch) imports here
+            parser = build_parser()
         args = parser.parse_args(argv)
         if not args.verb:
             parser.print_help()
