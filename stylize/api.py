@@ -58,10 +58,6 @@ class MethodInfo:
 
 def methods() -> list[MethodInfo]:
     """Every method stylize knows (the registered nets, then Gatys): its style kind, VGG need and weights."""
-    return _method_table()
-
-
-def _method_table() -> list[MethodInfo]:
     # The nets come from models/registry.py; Gatys is an optimisation, not a registered net.
     vgg_found = bool(weights.find("vgg19_r31") or weights.find("vgg19"))
     table = []
