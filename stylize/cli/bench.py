@@ -48,6 +48,7 @@ QUALITY_EXAMPLES = """examples:
   stylize bench quality --short-side 256 --gatys-short-side 192 --pairs 2 --gatys-steps 30
 
   # every one of the 289 pairs, Gatys included (hours)
+  stylize bench quality --methods student,aesfa,peer --main-pairs 51   # ours against the installable peer
   stylize bench quality --full
 """
 

