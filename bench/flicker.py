@@ -23,13 +23,19 @@ import itertools
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from stylize.realtime.flow import FlowEstimator, consistency_mask, warp
+from stylize.realtime.temporal import DEFAULT_STRENGTH, TemporalSmoother
 
 METRIC_PRESET = "medium"  # the metric's flow: full resolution, DIS's most careful preset
+STYLE_EVERY = 10  # frames between two style-loss scores (VGG is ~100x the cost of the metric)
+TARGET_RATIO = 0.6  # smoothed warping error / per-frame, at most (issue 14)
+TARGET_COST = 0.25  # fps lost to smoothing at 640x480, at most (issue 14)
+COST_FRAMES = 60  # source frames the fps cost cycles through
 
 
 @dataclass
@@ -145,3 +151,213 @@ def progress(frames: Iterable[np.ndarray], total: int | None, label: str) -> Ite
     from tqdm import tqdm
 
     yield from tqdm(frames, total=total, desc=label, unit="frame", file=sys.stderr, leave=False)
+
+
+# ------------------------------------------------------------- the benchmark --
+@dataclass
+class Settings:
+    stylized: str  # the stylized video
+    source: str  # the video it was made from
+    smoothing: float | None = None  # also score the stylized video smoothed at this strength
+    style: str | None = None  # a painting: VGG-r31 style loss of the frames against it
+    style_every: int = STYLE_EVERY  # score the style loss on every Nth frame
+    fps_cost: str | None = None  # a method to time with and without smoothing
+    resolution: tuple[int, int] = (640, 480)
+    seconds: float = 10.0  # timed seconds per contender for the fps cost
+    backend: str = "torch"
+    threads: int | None = None
+    name: str | None = None  # file stem (default flicker_<stylized video's stem>)
+
+
+def run(settings: Settings, out: str | None = None, write: bool = True) -> dict:
+    """Score `settings.stylized` (and its smoothed version), time the smoothing; write JSON + PNG unless not `write`."""
+    from stylize.bench import report
+    from stylize.jobs import open_video
+
+    machine = report.machine()  # before any work: the load average is the host's, not ours
+    with open_video(settings.stylized) as video:
+        size, total = max(video.width, video.height), video.frame_count
+    smoother = TemporalSmoother(settings.smoothing) if settings.smoothing else None
+    source = progress(video_frames(settings.source, size), total, "flicker")
+    stylized = video_frames(settings.stylized)
+    candidates, kept = _candidates(source, stylized, smoother, settings.style_every if settings.style else 0)
+    reports = warping_errors(candidates.pop("source"), candidates)
+    result = {"benchmark": "flicker", "stylized": settings.stylized, "source": settings.source,
+              "machine": machine, "flow": f"DIS {METRIC_PRESET}, full resolution, forward-backward consistency",
+              **{name: report_.summary() for name, report_ in reports.items()}}
+    if smoother is not None:
+        result["smoothing"] = {**smoother.summary(), "flow_side": smoother.estimator.max_side,
+                               "flow_preset": smoother.estimator.preset}
+        result["smoothed_over_per_frame"] = round(reports["smoothed"].mean / reports["per-frame"].mean, 3)
+        result["target_ratio"] = TARGET_RATIO
+    if settings.style:
+        result["style_loss"] = style_losses(kept, settings.style)
+    if settings.fps_cost:
+        result["fps_cost"] = smoothing_cost(settings)
+    result["per_frame_error"] = {name: [round(e, 7) for e in r.per_frame] for name, r in reports.items()}
+    if write:
+        _write(result, settings, out)
+    return result
+
+
+def _candidates(source: Iterable[np.ndarray], stylized: Iterable[np.ndarray], smoother: TemporalSmoother | None,
+                every: int) -> tuple[dict[str, Iterable[np.ndarray]], dict[str, list[np.ndarray]]]:
+    """The sequences to score (lazy, read in lockstep) and the frames kept for the style loss (filled as read)."""
+    source_a, source_b = itertools.tee(source)
+    named: dict[str, Iterable[np.ndarray]] = {"source": source_a}
+    if smoother is None:
+        named["per-frame"] = stylized
+    else:
+        per_frame, fresh = itertools.tee(stylized)
+        named["per-frame"] = per_frame
+        named["smoothed"] = (smoother(_fit(src, *frame.shape[1::-1]), frame) for src, frame in zip(source_b, fresh))
+    kept: dict[str, list[np.ndarray]] = {name: [] for name in named if name != "source"}
+    if every:
+        named.update({name: _keep_every(frames, every, kept[name]) for name, frames in named.items()
+                      if name != "source"})
+    return named, kept
+
+
+def _keep_every(frames: Iterable[np.ndarray], every: int, into: list[np.ndarray]) -> Iterator[np.ndarray]:
+    for index, frame in enumerate(frames):
+        if index % every == 0:
+            into.append(frame)
+        yield frame
+
+
+def style_losses(kept: dict[str, list[np.ndarray]], style_path: str) -> dict:
+    """VGG-r31 style loss (mean/std at relu1_1..relu3_1, as `bench quality`) of each kept sequence's frames."""
+    import torch
+
+    from stylize.bench.quality import STYLE_LAYERS, Scorer, as_input
+    from stylize.imageio import read_image, resize_short_side
+    from stylize.models import losses, zoo
+
+    scorer = Scorer(zoo.load_vgg())
+    frames = next(iter(kept.values()))
+    if not frames:
+        return {"painting": style_path, "frames_scored": 0}
+    style = resize_short_side(read_image(style_path), min(frames[0].shape[:2]))
+    with torch.no_grad():
+        target = scorer.style_target(as_input(style))
+
+        def loss(frame: np.ndarray) -> float:
+            feats = scorer.vgg.taps(as_input(frame), list(STYLE_LAYERS))
+            return losses.mean_std_style_loss(feats, target).item()
+
+        scores = {name: [loss(frame) for frame in sequence] for name, sequence in kept.items()}
+    result = {"painting": style_path, "frames_scored": len(frames),
+              **{name: round(float(np.mean(values)), 4) for name, values in scores.items() if values}}
+    if "smoothed" in result and result.get("per-frame"):
+        result["smoothed_over_per_frame"] = round(result["smoothed"] / result["per-frame"], 4)
+    return result
+
+
+def smoothing_cost(settings: Settings) -> dict:
+    """fps of `settings.fps_cost` at `settings.resolution` on the source's frames, without and with smoothing.
+
+    The two take turns (bench/speed.py), so a changing load hits both alike;
+    the ratio is what to compare across machines.
+    """
+    import torch
+
+    from stylize.bench import report
+    from stylize.bench.nets import bench_net
+    from stylize.bench.speed import make_engine, summarise, time_in_turns
+    from stylize.errors import UserError
+
+    width, height = settings.resolution
+    frames = [_fit(frame, width, height) for frame in itertools.islice(video_frames(settings.source), COST_FRAMES)]
+    threads = settings.threads or report.usable_cores()
+    torch.set_num_threads(threads)
+    contender = bench_net(settings.fps_cost, allow_random=True)
+    if contender.missing:
+        raise UserError(f"{settings.fps_cost}: {contender.source}")
+    engine = make_engine(contender, settings.backend, threads)
+    smoother = TemporalSmoother(settings.smoothing or DEFAULT_STRENGTH)
+    cycle = {"per-frame": itertools.cycle(frames), "smoothed": itertools.cycle(frames)}
+
+    def smoothed() -> np.ndarray:
+        frame = next(cycle["smoothed"])
+        return smoother(frame, engine(frame))
+
+    samples = time_in_turns({"per-frame": lambda: engine(next(cycle["per-frame"])), "smoothed": smoothed},
+                            settings.seconds)
+    plain, smooth = summarise(samples["per-frame"]), summarise(samples["smoothed"])
+    ratio = smooth["fps"] / plain["fps"]
+    return {"method": settings.fps_cost, "backend": settings.backend, "threads": threads,
+            "resolution": f"{width}x{height}", "weights": contender.source, "strength": smoother.strength,
+            "per-frame": plain, "smoothed": smooth, "fps_ratio": round(ratio, 3),
+            "fps_cost": round(1 - ratio, 3), "target_cost": TARGET_COST}
+
+
+def _write(result: dict, settings: Settings, out: str | None) -> None:
+    from stylize.bench import report
+
+    folder = report.results_dir(out)
+    stem = settings.name or f"flicker_{Path(settings.stylized).stem}"
+    result["files"] = [str(folder / f"{stem}.json"), str(folder / f"{stem}.png")]
+    report.write_json(folder / f"{stem}.json", result)
+    report.write_png(folder / f"{stem}.png", plot(result))
+
+
+COLOURS = {"source": (150, 150, 150), "per-frame": (40, 40, 220), "smoothed": (200, 120, 0)}  # BGR
+
+
+def plot(result: dict) -> np.ndarray:
+    """Warping error per frame of each scored sequence, as an RGB picture drawn with OpenCV."""
+    width, height, left, right, top, bottom = 960, 420, 90, 30, 60, 50
+    canvas = np.full((height, width, 3), 255, np.uint8)
+    series = result["per_frame_error"]
+    x_max = max(1, max(len(values) for values in series.values()))
+    everything = [v for values in series.values() for v in values]
+    # A scene cut scores one huge pair: clip the scale at the 99th percentile so the rest stays readable.
+    y_max = float(np.percentile(everything, 99)) * 1.2 if everything else 0.0
+    y_max = y_max or 1e-6
+
+    def to_px(x: float, y: float) -> tuple[int, int]:
+        return (int(left + x / x_max * (width - left - right)),
+                int(height - bottom - min(y, y_max) / y_max * (height - top - bottom)))
+
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    for i in range(6):
+        x, y = x_max * i / 5, y_max * i / 5
+        cv2.line(canvas, to_px(0, y), to_px(x_max, y), (225, 225, 225), 1)
+        cv2.putText(canvas, f"{y:.4f}", (8, to_px(0, y)[1] + 5), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(canvas, f"{x:.0f}", (to_px(x, 0)[0] - 10, height - bottom + 20), font, 0.45, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+    cv2.rectangle(canvas, to_px(0, y_max), to_px(x_max, 0), (0, 0, 0), 1)
+    cv2.putText(canvas, "frame", (width // 2 - 20, height - 10), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    title = f"warping error per frame (MSE, [0,1] RGB): {Path(result['stylized']).name}"
+    cv2.putText(canvas, title, (left, 25), font, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
+    for row, (name, values) in enumerate(series.items()):
+        colour = COLOURS.get(name, (0, 160, 0))
+        points = np.array([to_px(i + 1, v) for i, v in enumerate(values)], np.int32)
+        if len(points) > 1:
+            cv2.polylines(canvas, [points], False, colour, 1, cv2.LINE_AA)
+        label = f"{name}: mean {result[name]['warping_error']:.5f}"
+        x = left + 10 + 280 * row
+        cv2.line(canvas, (x, 45), (x + 25, 45), colour, 3)
+        cv2.putText(canvas, label, (x + 32, 50), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    return canvas[..., ::-1]  # drawn in OpenCV's BGR
+
+
+def format_result(result: dict) -> str:
+    lines = [f"warping error (MSE in [0,1] RGB over consistent pixels, mean over {result['per-frame']['frames']} "
+             f"frames) of {result['stylized']}:",
+             f"  source (floor) {result['source']['warping_error']:.6f}",
+             f"  per-frame      {result['per-frame']['warping_error']:.6f}"]
+    if "smoothed" in result:
+        lines.append(f"  smoothed       {result['smoothed']['warping_error']:.6f}  "
+                     f"({result['smoothed_over_per_frame']:.2f}x per-frame; target <= {TARGET_RATIO}x)")
+    if "style_loss" in result and "smoothed_over_per_frame" in result["style_loss"]:
+        loss = result["style_loss"]
+        lines.append(f"  style loss     per-frame {loss['per-frame']:.4f}, smoothed {loss['smoothed']:.4f} "
+                     f"({loss['smoothed_over_per_frame']:.3f}x)")
+    if "fps_cost" in result:
+        cost = result["fps_cost"]
+        lines.append(f"  fps at {cost['resolution']} ({cost['method']}, {cost['backend']}): "
+                     f"{cost['per-frame']['fps']:.1f} -> {cost['smoothed']['fps']:.1f} with smoothing, "
+                     f"cost {100 * cost['fps_cost']:.0f} % (target <= {100 * TARGET_COST:.0f} %)")
+    lines.append(f"wrote {', '.join(result.get('files', []))}")
+    return "\n".join(lines)

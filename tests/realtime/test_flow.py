@@ -1,22 +1,11 @@
 """Flow, warping and the consistency check on synthetic pictures whose true motion is known."""
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
+from helpers import shifted, texture
 from stylize.realtime.flow import FlowEstimator, consistency_mask, resize_flow, warp
-
-
-def texture(width: int, height: int, seed: int = 0) -> np.ndarray:
-    """A smooth random RGB texture DIS can track."""
-    noise = np.random.default_rng(seed).integers(0, 256, (height, width, 3)).astype(np.uint8)
-    return cv2.GaussianBlur(noise, (0, 0), 2.0)
-
-
-def shifted(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
-    """`image` moved by (dx, dy): the pixel at x in `image` is at x + (dx, dy) in the result."""
-    return np.roll(image, (dy, dx), axis=(0, 1))
 
 
 def test_flow_recovers_a_shift_at_full_and_reduced_resolution():
