@@ -7,6 +7,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,3 +70,14 @@ def hostile_weight_files(folder: Path) -> dict[str, Path]:
     files["empty.pt"].write_bytes(b"")
     files["truncated.pt"].write_bytes(files["bare.pt"].read_bytes()[:200])
     return files
+
+
+def texture(width: int, height: int, seed: int = 0) -> np.ndarray:
+    """A smooth random RGB texture DIS can track."""
+    noise = np.random.default_rng(seed).integers(0, 256, (height, width, 3)).astype(np.uint8)
+    return cv2.GaussianBlur(noise, (0, 0), 2.0)
+
+
+def shifted(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """`image` moved by (dx, dy): the pixel at x in `image` is at x + (dx, dy) in the result."""
+    return np.roll(image, (dy, dx), axis=(0, 1))

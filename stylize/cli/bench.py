@@ -1,4 +1,4 @@
-"""`stylize bench speed|quality|pipeline`: the benchmarks in bench/, each writing JSON + PNG."""
+"""`stylize bench speed|quality|pipeline|soak|flicker`: the benchmarks in bench/, each writing JSON + PNG."""
 from __future__ import annotations
 
 import argparse
@@ -8,14 +8,15 @@ from pathlib import Path
 
 from stylize.cli import sentence
 from stylize.errors import UserError
-from stylize.sizes import parse_wxh, positive_float
+from stylize.sizes import finite_float, parse_wxh, positive_float
 
-HELP = "measure speed, quality and endurance (JSON and PNG into ./bench-results/, or the folder -o names)"
+HELP = "measure speed, quality, flicker and endurance (JSON and PNG into ./bench-results/, or the folder -o names)"
 EXAMPLES = """examples:
   stylize bench speed --method student --resolution 640x480 --backend onnxruntime
   stylize bench quality                    # about half an hour on a quiet 2-core CPU
   stylize bench pipeline --seconds 20      # threaded live pipeline vs a naive loop
   stylize bench soak --minutes 20          # live's memory and fps over a long run with OSC changes
+  stylize bench flicker out.mp4 --source in.mp4 --smoothing   # temporal warping error, with and without smoothing
 
   # replace the results committed with the repository (run from its root)
   stylize bench speed --method student --backend onnxruntime --threads 2 -o bench/results
@@ -73,6 +74,23 @@ SOAK_EXAMPLES = """examples:
 
 `live` runs in a subprocess on a test pattern and serves MJPEG on 127.0.0.1;
 the frames a viewer receives give the fps, /proc/PID/status the RSS.
+"""
+
+FLICKER_HELP = "temporal warping error (flicker) of a stylized video along its source's optical flow"
+FLICKER_EXAMPLES = """examples:
+  # how much a stylized video flickers, next to its source's own error (the floor)
+  stylize video clip.mp4 -o clip-candy.mp4 --method candy --size 384
+  stylize bench flicker clip-candy.mp4 --source clip.mp4
+
+  # what --temporal-smoothing would do to it, the style loss against its painting,
+  # and the fps it costs the student at 640x480, measured in turns
+  stylize bench flicker clip-wave.mp4 --source clip.mp4 --smoothing --style wave.jpg --fps-cost student
+
+The flow (DIS) is computed on the source frames; stylized frame t-1 is warped
+onto frame t and compared over the pixels a forward-backward check finds in
+both frames: mean squared error in [0,1] RGB, averaged over the frames.
+--smoothing smooths the decoded stylized video in memory, as `stylize video
+--temporal-smoothing` does while it writes.
 """
 
 
@@ -136,6 +154,35 @@ def add_parser(verbs, parents) -> None:
     _add_output(soak)
     soak.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     soak.set_defaults(run=run_soak)
+    _add_flicker(benches, parents)
+
+
+def _add_flicker(benches, parents) -> None:
+    from stylize.realtime.temporal import DEFAULT_STRENGTH
+
+    flicker = benches.add_parser("flicker", parents=parents, help=FLICKER_HELP, description=sentence(FLICKER_HELP),
+                                 epilog=FLICKER_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    flicker.add_argument("stylized", metavar="VIDEO_OUT", help="the stylized video")
+    flicker.add_argument("--source", required=True, metavar="VIDEO_IN", help="the video it was stylized from")
+    flicker.add_argument("--smoothing", type=finite_float, nargs="?", const=DEFAULT_STRENGTH, metavar="STRENGTH",
+                         help=f"also score VIDEO_OUT smoothed as --temporal-smoothing STRENGTH would "
+                              f"(without a value {DEFAULT_STRENGTH})")
+    flicker.add_argument("--style", metavar="PAINTING", help="score the VGG-r31 style loss against this painting "
+                                                             "on every 10th frame")
+    flicker.add_argument("--fps-cost", metavar="METHOD", help="time METHOD on the source's frames at --resolution "
+                                                              "with and without the smoothing, in turns")
+    flicker.add_argument("--resolution", default="640x480", metavar="WxH", help="frame size for --fps-cost "
+                                                                                "(default 640x480)")
+    flicker.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
+                         help="how --fps-cost runs the net (default torch)")
+    flicker.add_argument("--threads", type=int, help="CPU threads for --fps-cost (default: every usable core)")
+    flicker.add_argument("--seconds", type=positive_float, default=10.0,
+                         help="timed seconds per contender for --fps-cost (default 10)")
+    flicker.add_argument("--name", help="file stem of the results: NAME.json, NAME.png "
+                                        "(default flicker_<VIDEO_OUT's stem>)")
+    _add_output(flicker)
+    flicker.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    flicker.set_defaults(run=run_flicker)
 
 
 def _add_common(parser) -> None:
@@ -223,4 +270,28 @@ def run_soak(args) -> int:
     print(f"soaking live for {args.minutes:g} min ...", file=sys.stderr)
     result = soak.run(settings, args.output)
     _show(args, result, soak.format_result(result))
+    return 0
+
+
+def run_flicker(args) -> int:
+    from stylize.bench import flicker, speed
+    from stylize.realtime.temporal import check_strength
+
+    if args.smoothing is not None:
+        check_strength(args.smoothing)
+    if args.name is not None and (not args.name or Path(args.name).name != args.name):
+        raise UserError(f"--name is a file stem without folders, got {args.name!r}; the folder is -o")
+    if args.fps_cost:
+        speed.check_method(args.fps_cost)
+    if args.threads is not None and args.threads < 1:
+        raise UserError(f"--threads must be at least 1, got {args.threads}")
+    for path in (args.stylized, args.source, args.style):
+        if path is not None and not Path(path).is_file():
+            raise UserError(f"{path}: no such file")
+    settings = flicker.Settings(args.stylized, args.source, smoothing=args.smoothing, style=args.style,
+                                fps_cost=args.fps_cost, resolution=parse_wxh(args.resolution, "--resolution"),
+                                seconds=args.seconds, backend=args.backend, threads=args.threads, name=args.name)
+    print(f"scoring the flicker of {args.stylized} ...", file=sys.stderr)
+    result = flicker.run(settings, args.output)
+    _show(args, result, flicker.format_result(result))
     return 0
