@@ -150,7 +150,7 @@ def train_style_lora(parts: DiffusionParts, style_images: Sequence[np.ndarray | 
         for p in params:
             p.data = p.data.float()  # the adapter learns in float32 even when the base model is half precision
         optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=1e-2)
-        generator = torch.Generator(parts.device).manual_seed(settings.seed)
+        generator = torch.Generator(device=parts.device).manual_seed(settings.seed)
         losses = []
         for step in tqdm(range(settings.lora_steps), desc=f"LoRA {name}", disable=not progress):
             batch = _training_batch(parts, posteriors[step % len(posteriors)], generator)
@@ -183,7 +183,7 @@ def lora_loss(parts: DiffusionParts, lora: StyleLora | None, style_images: Seque
     """
     posteriors = style_latents(parts, style_images, settings.size)
     embeds = encode_prompt(parts, settings.style_prompt if lora is None else lora.prompt)
-    generator = torch.Generator(parts.device).manual_seed(seed)
+    generator = torch.Generator(device=parts.device).manual_seed(seed)
     batches = [_training_batch(parts, posteriors[i % len(posteriors)], generator) for i in range(samples)]
     context = base_model(parts.unet) if lora is None else _attached(parts.unet, lora)
     with context:

@@ -1,6 +1,6 @@
 """DiffStyler's mechanics on a tiny, randomly initialised Stable Diffusion saved as a diffusers folder.
 
-The nets are a few hundred kB, so every pass takes milliseconds on a CPU; the
+The nets are about 2 MB in all, so every pass takes milliseconds on a CPU; the
 pictures they make mean nothing, but LoRA training, inversion, injection and
 mask-wise fusion run through the same code as with a real model.
 """
