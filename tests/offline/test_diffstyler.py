@@ -19,6 +19,7 @@ pytest.importorskip("peft")
 pytest.importorskip("transformers")
 
 from stylize.errors import InputError, OptionError, OutputError, StylizeError, WeightsError  # noqa: E402
+from stylize.imageio import write_image  # noqa: E402
 from stylize.offline.diffstyler import (  # noqa: E402
     DiffStylerSettings, StyleLora, ddim_invert, diffstyle, diffstyle_latent, load_pipeline, lora_loss,
     train_style_lora)
@@ -259,6 +260,16 @@ def test_injection_steers_the_result(parts, content):
                                 replace(FAST, feature_injection=share, attention_injection=share))
                for share in (0.0, 1.0)]
     assert not torch.allclose(*results, atol=1e-3)
+
+
+def test_a_mask_can_be_a_png(parts, content, tmp_path):
+    left, _ = _left_right_masks()
+    write_image(tmp_path / "left.png", np.repeat((left * 255).astype(np.uint8)[..., None], 3, axis=2))
+    lora = _random_lora(parts, 9, "a sketch")
+    trajectory = ddim_invert(parts, content, FAST)
+    from_file = diffstyle(parts, content, [lora], [tmp_path / "left.png"], FAST, progress=False, trajectory=trajectory)
+    from_array = diffstyle(parts, content, [lora], [left], FAST, progress=False, trajectory=trajectory)
+    assert np.array_equal(from_file, from_array)
 
 
 def test_masks_must_match_the_styles(parts, content):
