@@ -278,3 +278,15 @@ def test_masks_must_match_the_styles(parts, content):
         diffstyle(parts, content, loras, [np.ones((SIZE, SIZE))], FAST, progress=False)
     with pytest.raises(InputError, match="need one mask each"):
         diffstyle(parts, content, loras, None, FAST, progress=False)
+
+
+def test_person_masks_split_a_portrait_into_person_and_background(shared):
+    """With the person-segmentation net (realtime/segmentation.py, its weights in ../shared)."""
+    pytest.importorskip("stylize.realtime.segmentation")
+    from stylize.imageio import read_image
+    from stylize.offline.diffstyler import person_masks
+    portrait = read_image(shared / "data/eval/content/terryky_gl2selfie2anime__assets__pakutaso3.jpg")
+    person, background = person_masks(portrait)
+    assert person.shape == background.shape == portrait.shape[:2]
+    assert np.allclose(person + background, 1)
+    assert 0.1 < person.mean() < 0.9  # both styles get a part of the picture (measured: 30 % person)
