@@ -104,10 +104,15 @@ def parts(tmp_path_factory, content):
 
 
 @pytest.fixture(scope="module")
-def trainable_parts(tmp_path_factory, content):
+def full_gain_dir(tmp_path_factory, content):
     root = tmp_path_factory.mktemp("tiny-sd-full-gain")
     _save_tiny_stable_diffusion(root, content, output_gain=1.0)
-    return load_pipeline(root, device="cpu")
+    return root
+
+
+@pytest.fixture(scope="module")
+def trainable_parts(full_gain_dir):
+    return load_pipeline(full_gain_dir, device="cpu")
 
 
 def _random_lora(parts, seed: int, prompt: str) -> StyleLora:
@@ -159,6 +164,18 @@ def test_lora_training_lowers_its_loss_and_leaves_the_unet_bare(trainable_parts,
     assert lora.losses[0] == pytest.approx(lora_loss(trainable_parts, None, [style], FAST, samples=1, seed=FAST.seed))
     assert lora_loss(trainable_parts, lora, [style], FAST, **unseen) < 0.97 * before
     assert not getattr(trainable_parts.unet, "peft_config", None)  # the training adapter is removed again
+
+
+def test_a_half_precision_model_trains_and_paints(full_gain_dir, content):
+    """The mixed-precision path CUDA takes (half UNet, float32 LoRA weights, float32 VAE), here in bfloat16."""
+    half = load_pipeline(full_gain_dir, device="cpu", dtype="bfloat16")
+    assert next(half.unet.parameters()).dtype == torch.bfloat16 and next(half.vae.parameters()).dtype == torch.float32
+    short = replace(FAST, lora_steps=2, steps=2, inversion_steps=2)
+    lora = train_style_lora(half, [content], short, progress=False)
+    assert all(v.dtype == torch.float32 for v in lora.state.values()) and all(np.isfinite(lora.losses))
+    left, right = _left_right_masks()
+    picture = diffstyle(half, content, [lora, lora], [left, right], short, progress=False)
+    assert picture.shape == content.shape and picture.dtype == np.uint8
 
 
 def test_a_lora_saves_and_loads(parts, tmp_path):
