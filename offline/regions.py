@@ -21,7 +21,7 @@ from stylize.jobs import as_rgb
 METHODS = ("auto", "slic", "kmeans")
 MAX_REGIONS = 16
 WORK_SIDE = 256  # the long side regions are found at: enough for masks that are blurred by the styling anyway
-POSITION_WEIGHT = 0.5  # how far a pixel's position counts against its colour (both scaled to about 0..100)
+POSITION_WEIGHT = 0.25  # how far position counts against colour (both about 0..100); more splits a sky in two
 SUPERPIXELS_PER_REGION = 12
 
 
