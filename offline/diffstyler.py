@@ -27,6 +27,11 @@ Typical use (the `stylize look diffstyler` verb does the same per keyframe):
     lora = train_style_lora(parts, ["style.jpg"], settings)
     lora.save("style.safetensors")
     rgb = diffstyle(parts, content_rgb, [lora], None, settings)
+
+Several styles need one mask each, in the order of the LoRAs: user PNGs
+(paths or arrays), person_masks(rgb) for [person, background], or
+stylize.offline.regions.auto_regions(rgb, len(loras)). Soft masks (values
+between 0 and 1) feather the seams between styles and kept content.
 """
 from __future__ import annotations
 
