@@ -68,6 +68,8 @@ class PersonSegmenter:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # Idle pool threads sleep instead of spinning: the style net needs those cores between two masks.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = onnxruntime.InferenceSession(model, options, providers=providers_for(device))
         self._input = self._session.get_inputs()[0].name
         self.provider = "CUDA" if self._session.get_providers()[0] == CUDA else "CPU"
