@@ -40,8 +40,8 @@ from stylize.realtime.segmentation import PersonSegmenter  # noqa: E402
 from stylize.realtime.sinks import Sink  # noqa: E402
 from stylize.realtime.sources import TestPattern  # noqa: E402
 
-CLIP = Path(os.environ.get("STYLIZE_SHARED", Path(__file__).resolve().parents[1].parent / "shared")) / "media" / \
-    "terryky_pexels_family.mp4"
+# Run from the repository, beside ../shared (or say where it is with $STYLIZE_SHARED or --clip).
+CLIP = Path(os.environ.get("STYLIZE_SHARED", "../shared")) / "media" / "terryky_pexels_family.mp4"
 SIZES = ((640, 480), (1280, 720))
 
 
