@@ -209,7 +209,12 @@ class _MaskStage:
         """The mask's kind and its recent cost per frame, for the HUD."""
         recent = list(self._recent_ms)
         cost = f"{sum(recent) / len(recent):.1f} ms" if recent else "..."
-        return f"mask {getattr(self.mask, 'label', 'custom')}: {cost}"
+        return f"mask {self.label}: {cost}"
+
+    @property
+    def label(self) -> str:
+        """What the mask is and where it runs, e.g. "person (onnxruntime CPU, 2 threads)"."""
+        return getattr(self.mask, "label", "custom")
 
 
 class _SinkWorker:
@@ -553,7 +558,7 @@ class Pipeline:
         end = self._ended_at or time.monotonic()
         stages = {"source": self.source_stats.summary(), "engine": self.engine_stats.summary()}
         if self._masks is not None:
-            stages["mask"] = self._masks.stats.summary()
+            stages["mask"] = {"kind": self._masks.label, **self._masks.stats.summary()}
         for worker in list(self._all_workers):
             worker.stats.drops = worker.channel.drops
             stages[worker.stats.name] = worker.stats.summary()

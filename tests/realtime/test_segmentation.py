@@ -44,6 +44,15 @@ def test_probabilities_at_a_smaller_size_agree(segmenter, family_frames):
     assert segmenter.provider == "CPU" and "2 threads" in segmenter.describe()
 
 
+def test_a_cuda_engine_runs_the_model_on_the_gpu_where_onnxruntime_offers_it(weights_dir):
+    import onnxruntime
+
+    on_gpu = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+    segmenter = PersonSegmenter(device="cuda")
+    assert segmenter.provider == ("CUDA" if on_gpu else "CPU")
+    assert PersonSegmenter(device="cpu").provider == "CPU"
+
+
 def test_a_frame_that_is_not_rgb_uint8_is_refused(segmenter):
     with pytest.raises(InputError, match="HxWx3 uint8"):
         segmenter(np.zeros((32, 32), np.float32))

@@ -162,6 +162,8 @@ def test_the_pipeline_segments_the_next_frame_while_the_net_runs(segmenter):
     result = pipeline.run()
     assert result.reason == "end of stream"
     assert (engine.overlapped, engine.missed) == (frames - 1, 0)
-    assert result.stats["stages"]["mask"]["frames"] == frames
-    status = pipeline.controls.mask_status or pipeline._masks.status()
-    assert status.startswith("mask person (onnxruntime CPU") and status.endswith(" ms")
+    stage = result.stats["stages"]["mask"]
+    assert stage["frames"] == frames and stage["kind"].startswith("person (onnxruntime ")
+    pipeline._publish(0.0)  # what the HUD shows: the mask's kind and cost
+    assert pipeline.controls.hud_lines()[-1].startswith("mask person (onnxruntime ")
+    assert pipeline.controls.hud_lines()[-1].endswith(" ms")
