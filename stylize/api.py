@@ -177,6 +177,19 @@ def mask(mode: str = "person", *, smoothing: float | None = None, feather: float
     return live_mask(mode, smoothing, feather, device)
 
 
+def split_styles(method: str | None, style: Style | None, style_weights: Sequence[float] | None,
+                 masked: bool) -> tuple[Look, Look] | None:
+    """Two paintings under a mask, for a net: the first where the mask is white, the second where it is black,
+    as Gatys paints them. None where that does not apply (no mask, not two paintings, Gatys itself)."""
+    paintings = [] if style is None or isinstance(style, (str, os.PathLike, np.ndarray)) else list(style)
+    if not masked or len(paintings) != 2 or method == GATYS:
+        return None
+    if style_weights is not None:
+        raise OptionError("with a mask two paintings go one to the white part and one to the black: "
+                          "style weights (--style-weights) have nothing to mix")
+    return make_look(method, style=paintings[0]), make_look(method, style=paintings[1])
+
+
 def _set_background(engine_: Engine | None, background_look: Look | str | None, mask_mode: str | None,
                     method: str | None) -> None:
     """Paint where the mask is off in `background_look` (None: keep the picture there)."""
@@ -288,7 +301,7 @@ def stylize_image(image: Picture, *, look: str | None = None, style: Style | Non
     (default "student") or "gatys" (slow optimisation, `steps` per scale).
     alpha: 0 = the picture, 1 = full style. preserve_color: "luminance" or
     "match" keeps the picture's colours. mask (HxW, or an image file; white =
-    stylize) limits where; or mask_mode "person" (only the people, found by
+    stylize) limits where (with two paintings: the first on white, the second on black); or mask_mode "person" (only the people, found by
     a segmentation model) or "background" (only the rest), its edge
     feathered by `mask_feather` (a fraction of the long side).
     background_look (a built-in look, fast net or painting) paints where the
@@ -297,10 +310,12 @@ def stylize_image(image: Picture, *, look: str | None = None, style: Style | Non
     `progress`. `stylize image` gives the same pixels for the same options.
     """
     check_options(alpha, size, backend, preserve_color)
-    chosen = make_look(method, look=look, style=style, style_weights=style_weights)
+    two = None if look else split_styles(method, style, style_weights, mask is not None or mask_mode is not None)
+    chosen = two[0] if two else make_look(method, look=look, style=style, style_weights=style_weights)
     content = fit_long_side(as_rgb(image), size)
     engine_ = None if chosen.method == GATYS else new_engine(backend)
-    _set_background(engine_, background_look, mask_mode, chosen.method)
+    _set_background(engine_, two[1] if two and background_look is None else background_look, mask_mode,
+                    chosen.method)
     if mask is not None and mask_mode is not None:
         raise OptionError("give either a mask picture (--mask) or a mask mode (--mask-mode), not both")
     weight = None if mask is None else as_mask(mask, *content.shape[:2])

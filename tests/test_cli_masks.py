@@ -95,6 +95,19 @@ def test_image_paints_the_person_and_the_room_in_two_looks(first_second, tmp_pat
     assert np.abs(expected.astype(int) - frame).mean() > STYLIZED  # painted everywhere, in one look or the other
 
 
+def test_two_paintings_under_a_mask_go_one_to_white_and_one_to_black(first_second, shared, weights_dir,
+                                                                      one_torch_thread):
+    paintings = sorted((shared / "data" / "eval" / "style").glob("*.jpg"))[:2]
+    frame = _frames(first_second)[0].astype(np.uint8)
+    halves = np.zeros(frame.shape[:2], np.float32)
+    halves[:, :100] = 1.0
+    both = api.stylize_image(frame, style=paintings, mask=halves).astype(int)
+    first, second = (api.stylize_image(frame, style=painting).astype(int) for painting in paintings)
+    assert np.abs(both[:, :100] - first[:, :100]).max() <= 1
+    assert np.abs(both[:, 100:] - second[:, 100:]).max() <= 1
+    assert np.abs(first - second).mean() > 10  # two different looks, not one mixed look
+
+
 def test_without_the_model_person_mode_says_where_it_looked(first_second, tmp_path, monkeypatch, capsys):
     empty = tmp_path / "no-weights"
     empty.mkdir()

@@ -66,7 +66,7 @@ def add_parser(verbs, parents) -> None:
     add_look_options(p, several=False, gatys=True)
     p.add_argument("--list-looks", action="store_true", help="list the built-in looks and exit (as `stylize looks`)")
     p.add_argument("--style-weights", help="blend weights for several styles, e.g. 0.7,0.3")
-    p.add_argument("--mask", help="grayscale image: white = stylize (or style A), black = keep (or style B; or "
+    p.add_argument("--mask", help="grayscale image: white = stylize (or style A), black = keep (or style B, or "
                                     "--background-look)")
     p.add_argument("--steps", type=positive_int, help="gatys: optimisation steps per scale")
     p.add_argument("--json", action="store_true", help="print one JSON line per image instead of text")
@@ -154,15 +154,19 @@ def _make_folder(folder: Path) -> None:
         folder.mkdir()
 
 
-def build_look(args) -> Look:
-    """Check every look option before any slow work starts; returns the one Look."""
+def build_look(args) -> tuple[Look, Look | None]:
+    """Check every look option before any slow work starts; returns the Look, and the one where the mask is off
+    (--background-look, or a second painting under a mask) or None."""
     weights = None
     if args.style_weights:
         try:
             weights = [float(w) for w in split(args.style_weights)]
         except ValueError:
             raise OptionError(f"--style-weights must be numbers, got {args.style_weights!r}") from None
-    look = api.make_look(args.method, look=args.look, style=split(args.style) or None, style_weights=weights)
+    masked = bool(args.mask or args.mask_mode)
+    two = None if args.look else api.split_styles(args.method, split(args.style) or None, weights, masked)
+    look = two[0] if two else api.make_look(args.method, look=args.look, style=split(args.style) or None,
+                                            style_weights=weights)
     if args.mask:
         as_mask(args.mask, 16, 16)  # readable at all? (resized per image later)
     if args.mask and args.mask_mode:
@@ -170,7 +174,7 @@ def build_look(args) -> Look:
     if args.background_look and look.method == api.GATYS:
         raise OptionError("gatys paints two styles by itself: --style a.jpg,b.jpg with --mask")
     check_mask(args)
-    return look
+    return look, (two[1] if two and not args.background_look else background_look(args))
 
 
 def run(args) -> int:
@@ -179,11 +183,11 @@ def run(args) -> int:
     if not args.inputs or not args.output:
         raise OptionError("give at least one INPUT and -o OUTPUT (see --help)")
     check_common(args)
-    look = build_look(args)
+    look, rest = build_look(args)
     jobs = plan_jobs(args.inputs, args.output, also_read=(*split(args.style), args.mask))
     engine = None if look.method == api.GATYS else make_engine(args)
     if engine is not None:
-        engine.set_background(background_look(args))
+        engine.set_background(rest)
     segmenter = PersonSegmenter(device=engine_device(engine)) if args.mask_mode else None
     stylize_one = ImageJob(look, engine, alpha=args.alpha, preserve_color=args.preserve_color, steps=args.steps,
                            progress=True)
