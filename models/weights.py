@@ -45,7 +45,7 @@ class WeightSpec:
     name: str
     file: str  # path relative to a weights directory
     sha256: str
-    architecture: str  # vgg | johnson | engstrom | adain-decoder | aesfa | student
+    architecture: str  # vgg | johnson | engstrom | adain-decoder | aesfa | student | segmentation
     licence: str
     size: int | None = None  # bytes, when known
     url: str | None = None  # official download, only where its bytes match sha256
@@ -102,6 +102,16 @@ for _look, _sha, _size in [
         _look, f"fast_style_engstrom/{_look}.pth", _sha, "engstrom", _ENGSTROM_LICENCE, size=_size,
         note="Engstrom TF fast-style net (converted from ml5.js)",
     ))
+
+register(WeightSpec(
+    "selfie_segmentation", "person_segmentation/selfie_segmentation.onnx",
+    "1511ab5564cb0ae179cba9bcad6ad931003ccc71656f11fd270967023678c6a5", "segmentation",
+    "Apache-2.0 (Google MediaPipe Selfie Segmentation; ONNX conversion shipped by obs-backgroundremoval)",
+    size=447596,
+    url="https://github.com/royshil/obs-backgroundremoval/raw/781a6b25adbccdb1d376b7842be16f98f3295aef/"
+        "data/models/selfie_segmentation.onnx",
+    note="person segmentation (ONNX, 256x256 NHWC RGB in, person probability out) for --mask-mode person",
+))
 
 # Nets (and looks) this project trained itself: small fp16 files inside the
 # package, registered by models/shipped/registry.json, which

@@ -74,6 +74,7 @@ class Controls:
         self.latency_p50_ms = 0.0
         self.latency_p95_ms = 0.0
         self.drops = 0
+        self.mask_status = ""  # the live mask's kind and cost per frame, when there is one
 
     # -- looks -------------------------------------------------------------
     @property
@@ -191,6 +192,8 @@ class Controls:
             flags.append(f"view: {self.view}")
         if flags:
             lines.append("  ".join(flags))
+        if self.mask_status:
+            lines.append(self.mask_status)
         return lines
 
 

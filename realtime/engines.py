@@ -116,6 +116,7 @@ class _Plan:
     fade: float  # how far the pixel blend has gone from looks[0] to looks[1]
     alpha: float
     preserve_color: str | None
+    background: object = None  # the prepared look where the mask is 0; None keeps the picture there
 
 
 def _lerp(start, end, weight):
@@ -148,6 +149,7 @@ class Engine(ABC):
         self.depth = depth  # frames the async path keeps in flight
         self._current = None  # the prepared look on screen
         self._fade: Crossfade | None = None
+        self._background = None  # see set_background
         self._prepared: dict[tuple[str, str], object] = {}
         self._stages: _StageThreads | None = None
         self._in_flight = 0
@@ -168,6 +170,14 @@ class Engine(ABC):
             self._fade = None
         self._current = target
         self.look = look
+
+    def set_background(self, look: Look | None) -> None:
+        """Paint where a frame's mask is 0 with `look` instead of keeping the picture (None: keep it).
+
+        With a person mask this is the person in one look and the room in
+        another; each frame then costs two net passes.
+        """
+        self._background = None if look is None else self._prepare(look)
 
     def _prepare(self, look: Look):
         """The backend's ready-to-run form of `look`, cached so cycling through a look list never recomputes."""
@@ -241,21 +251,27 @@ class Engine(ABC):
             looks_to_run = (self._interpolated(self._fade.source, current, t),)
         else:
             looks_to_run = (self._fade.source, current)
-        return _Plan(looks_to_run, t or 0.0, float(self.alpha), color_mode(self.preserve_color))
+        return _Plan(looks_to_run, t or 0.0, float(self.alpha), color_mode(self.preserve_color), self._background)
 
     @torch.inference_mode()
     def _compute(self, plan: _Plan, content, weight=None):
         """The frame as planned: crossfade, then alpha, colour and mask, all on the backend's arrays."""
         if plan.alpha == 0.0:
             return content  # exactly the input, whatever the net would reconstruct
-        outputs = [self._run(prepared, content) for prepared in plan.looks]
-        stylized = outputs[0] if len(outputs) == 1 else _lerp(outputs[0], outputs[1], plan.fade)
+        stylized = self._finished(plan, plan.looks, plan.fade, content)
+        if weight is not None:
+            rest = content if plan.background is None else self._finished(plan, (plan.background,), 0.0, content)
+            stylized = _lerp(rest, stylized, weight)
+        return stylized
+
+    def _finished(self, plan: _Plan, looks_to_run: tuple, fade: float, content):
+        """`looks_to_run` (one, or the two ends of a pixel blend at `fade`) with the plan's alpha and colour."""
+        outputs = [self._run(prepared, content) for prepared in looks_to_run]
+        stylized = outputs[0] if len(outputs) == 1 else _lerp(outputs[0], outputs[1], fade)
         if plan.alpha != 1.0:
             stylized = _lerp(content, stylized, plan.alpha)
         if plan.preserve_color is not None:
             stylized = _recolor(stylized, content, plan.preserve_color)
-        if weight is not None:
-            stylized = _lerp(content, stylized, weight)
         return stylized
 
     def __call__(self, frame: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:

@@ -174,6 +174,50 @@ class _Channel:
             self._slot.close()
 
 
+class _MaskStage:
+    """The mask of each frame, on its own thread between the source and the engine loop.
+
+    So the mask of frame N+1 is computed while the engine stylizes frame N,
+    not in front of it. Hands (frame, mask) pairs on through a channel like
+    the others (a latest slot live, a bounded FIFO in file mode).
+    """
+
+    def __init__(self, mask: Callable[[np.ndarray], np.ndarray], inbox: _Channel, lossless: bool,
+                 stop: threading.Event, on_error: Callable[[Exception], None]):
+        self.mask, self.inbox, self.outbox = mask, inbox, _Channel(lossless)
+        self._stop = stop
+        self.stats = StageStats("mask")
+        self._recent_ms: deque[float] = deque(maxlen=30)
+        self._on_error = on_error
+        self.thread = threading.Thread(target=self._run, name="mask", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            while (frame := self.inbox.get()) is not None:
+                started = time.monotonic()
+                weights = self.mask(frame.image)
+                now = time.monotonic()
+                self.stats.record(now, now - started)
+                self._recent_ms.append(1000 * (now - started))
+                if not self.outbox.put((frame, weights), self._stop):
+                    break
+        except Exception as exc:
+            self._on_error(exc)
+        finally:
+            self.outbox.close()
+
+    def status(self) -> str:
+        """The mask's kind and its recent cost per frame, for the HUD."""
+        recent = list(self._recent_ms)
+        cost = f"{sum(recent) / len(recent):.1f} ms" if recent else "..."
+        return f"mask {self.label}: {cost}"
+
+    @property
+    def label(self) -> str:
+        """What the mask is and where it runs, e.g. "person (onnxruntime CPU, 2 threads)"."""
+        return getattr(self.mask, "label", "custom")
+
+
 class _SinkWorker:
     """One sink in its own thread, fed by its own channel."""
 
@@ -267,6 +311,9 @@ class Pipeline:
         self._result: RunResult | None = None
         self._signalled = False  # SIGINT or SIGTERM arrived during run()
         self._input = _Channel(lossless)
+        self._masks = None if mask is None else _MaskStage(mask, self._input, lossless, self._stop,
+                                                                 self._mask_failed)
+        self._feed = self._input if self._masks is None else self._masks.outbox  # what the engine loop reads
         self._workers: list[_SinkWorker] = []  # the sinks the engine feeds now
         self._all_workers: list[_SinkWorker] = []  # including recordings already switched off
         self._recording: _SinkWorker | None = None
@@ -320,6 +367,8 @@ class Pipeline:
             self._recording = self._add_worker(first_recording)
         self._started_at = time.monotonic()
         self._source_thread.start()
+        if self._masks is not None:
+            self._masks.thread.start()
         self._engine_thread.start()
 
     def _on_signal(self, signum, frame) -> None:
@@ -339,6 +388,7 @@ class Pipeline:
         self._stop.set()
         self.source.interrupt()
         self._input.close()
+        self._feed.close()
 
     def _shut_down(self) -> RunResult:
         # All joins share one deadline: a stuck device delays the exit by join_timeout at most.
@@ -346,6 +396,9 @@ class Pipeline:
         # use up the time the writers need to finalise their files.
         deadline = time.monotonic() + self.join_timeout
         _join(self._engine_thread, deadline)
+        masking = [] if self._masks is None else [self._masks.thread]
+        for thread in masking:
+            _join(thread, deadline)
         # After end of stream the sinks drain what they were given; otherwise they stop at once.
         drain = self._result is None
         failed = not drain and self._result.reason in (StopReason.FAILED, StopReason.SOURCE_LOST)
@@ -365,7 +418,7 @@ class Pipeline:
         result = self._result or RunResult(StopReason.END_OF_STREAM)
         result.stats = self.stats()
         result.stats["stopped"] = result.reason
-        stuck = [t.name for t in (self._engine_thread, self._source_thread, *(w.thread for w in workers))
+        stuck = [t.name for t in (self._engine_thread, *masking, self._source_thread, *(w.thread for w in workers))
                  if t.is_alive()]
         if stuck:
             result.stats["threads_not_joined"] = stuck
@@ -394,11 +447,12 @@ class Pipeline:
         in_flight: deque[tuple[Frame, np.ndarray, float, tuple]] = deque()
         try:
             while True:
-                frame = self._input.get()
-                if frame is None or self._stop.is_set():  # end of stream, or stopping
+                item = self._feed.get()
+                if item is None or self._stop.is_set():  # end of stream, or stopping
                     break
+                frame, weights = item if self._masks is not None else (item, None)
                 self._apply_controls()
-                image, weights = self._picture(frame)
+                image, weights = self._picture(frame, weights)
                 started = time.monotonic()
                 painted = (self.engine.look, self.engine.fading)  # read before submit plans the frame: no fade missed
                 self.engine.submit(image, weights)
@@ -415,13 +469,16 @@ class Pipeline:
                 log.warning("stylize: the engine did not stop within %g s", self.join_timeout)
             self._done.set()
 
-    def _picture(self, frame: Frame) -> tuple[np.ndarray, np.ndarray | None]:
-        """The picture to stylize and its mask: the frame's, or the held one while frozen."""
+    def _picture(self, frame: Frame, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """The picture to stylize and its mask: the frame's, or the held ones while frozen."""
         if not (self.controls.frozen and self._held is not None):
-            # The mask is held too, or the subtractor would learn the still frame as background;
-            # the held picture is still restylized, so look and alpha changes show.
-            self._held = (frame.image, self.mask(frame.image) if self.mask is not None else None)
+            # The mask is held with its picture; the held picture is still restylized, so look and alpha
+            # changes show.
+            self._held = (frame.image, weights)
         return self._held
+
+    def _mask_failed(self, exc: Exception) -> None:
+        self._finish(StopReason.FAILED, f"mask failed: {exc}", exc)
 
     def _deliver(self, frame: Frame, image: np.ndarray, submit_s: float, painted: tuple) -> None:
         """Collect the oldest frame in flight (smoothed, if asked) and hand it to every sink."""
@@ -495,16 +552,21 @@ class Pipeline:
         if not self._workers:
             p50 = p95 = 0.0
         self.controls.publish_stats(fps, p50, p95, self.drops)
+        if self._masks is not None:
+            self.controls.mask_status = self._masks.status()
 
     @property
     def drops(self) -> int:
-        return self._input.drops + sum(w.channel.drops for w in self._all_workers)
+        masked = self._masks.outbox.drops if self._masks is not None else 0
+        return self._input.drops + masked + sum(w.channel.drops for w in self._all_workers)
 
     def stats(self) -> dict:
         """Per-stage figures (what --stats writes); callable while running."""
         self.source_stats.drops = self._input.drops
         end = self._ended_at or time.monotonic()
         stages = {"source": self.source_stats.summary(), "engine": self.engine_stats.summary()}
+        if self._masks is not None:
+            stages["mask"] = {"kind": self._masks.label, **self._masks.stats.summary()}
         for worker in list(self._all_workers):
             worker.stats.drops = worker.channel.drops
             stages[worker.stats.name] = worker.stats.summary()

@@ -29,12 +29,13 @@ from stylize.jobs import (BACKENDS, GATYS, ImageJob, VideoResult, as_mask, as_rg
 from stylize.models import looks as builtin_looks
 from stylize.models import registry, weights
 from stylize.realtime.engines import Engine, Look, TorchEngine, color_mode
+from stylize.realtime.masks import engine_device, live_mask, still_mask
 from stylize.realtime.temporal import DEFAULT_STRENGTH as DEFAULT_SMOOTHING
 from stylize.realtime.temporal import TemporalSmoother
 
 __all__ = ["BACKENDS", "DEFAULT_METHOD", "DEFAULT_SMOOTHING", "GATYS", "MethodInfo", "StyleEngine",
-           "TemporalSmoother", "VideoResult", "check_options",
-           "engine", "look", "looks", "make_look", "methods", "new_engine", "stylize_image", "stylize_video"]
+           "TemporalSmoother", "VideoResult", "check_options", "as_look", "engine", "look", "looks", "make_look",
+           "mask", "methods", "new_engine", "stylize_image", "stylize_video"]
 
 DEFAULT_METHOD = registry.DEFAULT_METHOD
 
@@ -151,6 +152,59 @@ def make_look(method: str | None = None, *, look: str | None = None, style: Styl
                 _style_weights(style_weights, len(images)))
 
 
+def as_look(value: Look | str, method: str | None = None) -> Look:
+    """A Look from one name: a fast net, a built-in look (through the arbitrary net `method`), or a painting file."""
+    if isinstance(value, Look):
+        return value
+    if registry.is_fast(value):
+        return make_look(value)
+    if value in builtin_looks.names():
+        return make_look(method, look=value)
+    if Path(value).is_file():
+        return make_look(method, style=value)
+    raise OptionError(f"look {value!r} is neither a built-in look ({', '.join(builtin_looks.names()) or 'none'}), "
+                      f"a fast net ({', '.join(registry.fast_methods())}) nor an image file")
+
+
+def mask(mode: str = "person", *, smoothing: float | None = None, feather: float | None = None,
+         device: str = "cpu"):
+    """A live mask for video frames: call it on each RGB frame for its HxW float32 weights (1 = stylize).
+
+    mode: "person" (the people, by a segmentation model), "background" (the
+    rest) or "motion" (what moves, by background subtraction). smoothing: how
+    much of the previous frames it keeps (0..1); feather: edge softness as a
+    fraction of the long side; None keeps the mode's defaults. device "cuda"
+    runs the segmentation on the GPU where onnxruntime-gpu is installed.
+    """
+    return live_mask(mode, smoothing, feather, device)
+
+
+def split_styles(method: str | None, style: Style | None, style_weights: Sequence[float] | None,
+                 masked: bool) -> tuple[Look, Look] | None:
+    """Two paintings under a mask, for a net: the first where the mask is white, the second where it is black,
+    as Gatys paints them. None where that does not apply (no mask, not two paintings, Gatys itself)."""
+    paintings = [] if style is None or isinstance(style, (str, os.PathLike, np.ndarray)) else list(style)
+    if not masked or len(paintings) != 2 or method == GATYS:
+        return None
+    if style_weights is not None:
+        raise OptionError("with a mask two paintings go one to the white part and one to the black: "
+                          "style weights (--style-weights) have nothing to mix")
+    return make_look(method, style=paintings[0]), make_look(method, style=paintings[1])
+
+
+def _set_background(engine_: Engine | None, background_look: Look | str | None, mask_mode: str | None,
+                    method: str | None) -> None:
+    """Paint where the mask is off in `background_look` (None: keep the picture there)."""
+    if background_look is None:
+        return
+    if engine_ is None:
+        raise OptionError("gatys paints two styles in one picture by itself: style=[a, b] with a mask")
+    if mask_mode == "background":
+        raise OptionError("background_look paints what the mask leaves, and mask_mode='background' leaves the "
+                          "people: use mask_mode='person' with the two looks swapped")
+    engine_.set_background(as_look(background_look, method if method and not registry.is_fast(method) else None))
+
+
 def new_engine(backend: str = "auto", alpha: float = 1.0, preserve_color: bool | str | None = None) -> Engine:
     """A realtime Engine for `backend`: torch (CUDA when available, else CPU; also "auto") or onnxruntime."""
     check_options(alpha, backend=backend, preserve_color=preserve_color)
@@ -200,6 +254,11 @@ class StyleEngine:
             style = make_look(self.method, style=style)
         self.engine.set_style(style)
 
+    def set_background(self, style: Look | str | None) -> None:
+        """Paint where a frame's mask is 0 in this look (a Look, a built-in look, fast net or painting file);
+        None keeps the picture there."""
+        self.engine.set_background(None if style is None else as_look(style, self.method))
+
     def __call__(self, frame: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Stylize one RGB uint8 frame; `mask` (HxW float in [0,1], 1 = stylize) limits where."""
         if self.engine.look is None:
@@ -242,8 +301,9 @@ def engine(method: str = DEFAULT_METHOD, backend: str = "auto", *, alpha: float 
 def stylize_image(image: Picture, *, look: str | None = None, style: Style | None = None,
                   method: str | None = None, alpha: float = 1.0, preserve_color: bool | str | None = None,
                   style_weights: Sequence[float] | None = None, mask: Picture | None = None,
-                  size: int | None = None, backend: str = "auto", steps: int | None = None,
-                  progress: bool = False) -> np.ndarray:
+                  mask_mode: str | None = None, mask_feather: float | None = None,
+                  background_look: Look | str | None = None, size: int | None = None, backend: str = "auto",
+                  steps: int | None = None, progress: bool = False) -> np.ndarray:
     """One picture (RGB array or image file) stylized, as an HxWx3 uint8 RGB array.
 
     look: a built-in look's name; style: painting(s), path or RGB, mixed by
@@ -251,30 +311,45 @@ def stylize_image(image: Picture, *, look: str | None = None, style: Style | Non
     (default "student") or "gatys" (slow optimisation, `steps` per scale).
     alpha: 0 = the picture, 1 = full style. preserve_color: "luminance" or
     "match" keeps the picture's colours. mask (HxW, or an image file; white =
-    stylize) limits where. size: long side of the result in pixels. Big
-    pictures go through in tiles, with a progress bar if `progress`.
-    `stylize image` gives the same pixels for the same options.
+    stylize) limits where (with two paintings: the first on white, the second on black); or mask_mode "person" (only the people, found by
+    a segmentation model) or "background" (only the rest), its edge
+    feathered by `mask_feather` (a fraction of the long side).
+    background_look (a built-in look, fast net or painting) paints where the
+    mask is off instead of keeping the picture. size: long side of the result
+    in pixels. Big pictures go through in tiles, with a progress bar if
+    `progress`. `stylize image` gives the same pixels for the same options.
     """
     check_options(alpha, size, backend, preserve_color)
-    chosen = make_look(method, look=look, style=style, style_weights=style_weights)
+    two = None if look else split_styles(method, style, style_weights, mask is not None or mask_mode is not None)
+    chosen = two[0] if two else make_look(method, look=look, style=style, style_weights=style_weights)
     content = fit_long_side(as_rgb(image), size)
+    engine_ = None if chosen.method == GATYS else new_engine(backend)
+    _set_background(engine_, two[1] if two and background_look is None else background_look, mask_mode,
+                    chosen.method)
+    if mask is not None and mask_mode is not None:
+        raise OptionError("give either a mask picture (--mask) or a mask mode (--mask-mode), not both")
     weight = None if mask is None else as_mask(mask, *content.shape[:2])
-    job = ImageJob(chosen, None if chosen.method == GATYS else new_engine(backend), alpha=alpha,
-                   preserve_color=preserve_color, steps=steps, progress=progress)
+    if mask_mode is not None:
+        weight = still_mask(content, mask_mode, mask_feather, engine_device(engine_))
+    job = ImageJob(chosen, engine_, alpha=alpha, preserve_color=preserve_color, steps=steps, progress=progress)
     return job(content, weight)
 
 
 def stylize_video(source: str | os.PathLike, target: str | os.PathLike, *, look: str | None = None,
                   style: Style | None = None, method: str | None = None, alpha: float = 1.0,
                   preserve_color: bool | str | None = None, size: int | None = None, backend: str = "auto",
+                  mask_mode: str | None = None, mask_smoothing: float | None = None,
+                  mask_feather: float | None = None, background_look: Look | str | None = None,
                   progress: bool = False, stats: str | os.PathLike | None = None,
                   temporal_smoothing: float | None = None) -> VideoResult:
     """Stylize every frame of video file `source` into `target`, copying the audio unchanged.
 
-    The style options are those of `stylize_image` (no Gatys). `stats` writes
-    per-stage timings as JSON. `temporal_smoothing` (0 to 0.95, e.g.
-    DEFAULT_SMOOTHING) blends each frame with the previous one where the
-    optical flow is reliable, which tames flicker. Returns a VideoResult (frames written, size,
+    The style options are those of `stylize_image` (no Gatys). mask_mode
+    "person", "background" or "motion" (what moves) limits where, smoothed
+    over time by `mask_smoothing` (see `mask`). `temporal_smoothing` (0 to
+    0.95, e.g. DEFAULT_SMOOTHING) blends each frame with the previous one
+    where the optical flow is reliable, which tames flicker. `stats` writes
+    per-stage timings as JSON. Returns a VideoResult (frames written, size,
     stop reason, stats, seconds); `result.finished` is False after Ctrl-C or
     a failure, and `target` then holds the frames done so far.
     """
@@ -282,6 +357,8 @@ def stylize_video(source: str | os.PathLike, target: str | os.PathLike, *, look:
     chosen = make_look(method, look=look, style=style)
     if chosen.method == GATYS:
         raise OptionError("gatys optimises single pictures; give a net for video (e.g. method='adain')")
-    return stylize_video_file(source, target, chosen, new_engine(backend, alpha, preserve_color),
-                              size=size, progress=progress, stats_path=stats,
-                              temporal_smoothing=temporal_smoothing)
+    engine_ = new_engine(backend, alpha, preserve_color)
+    _set_background(engine_, background_look, mask_mode, chosen.method)
+    weights = None if mask_mode is None else live_mask(mask_mode, mask_smoothing, mask_feather, engine_device(engine_))
+    return stylize_video_file(source, target, chosen, engine_, size=size, progress=progress, stats_path=stats,
+                              mask=weights, temporal_smoothing=temporal_smoothing)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,11 +114,13 @@ def open_video(source: str | os.PathLike, size: int | None = None) -> VideoFile:
 def stylize_video_file(source: str | os.PathLike, target: str | os.PathLike, look: Look, engine: Engine, *,
                        size: int | None = None, progress: bool = True,
                        stats_path: str | os.PathLike | None = None,
+                       mask: Callable[[np.ndarray], np.ndarray] | None = None,
                        temporal_smoothing: float | None = None) -> VideoResult:
     """Stylize every frame of `source` in order into `target`, copying its audio unchanged.
 
     `engine` keeps its alpha and colour settings; `size` is the long side of
-    the output (None: the source's). The file is written under a temporary
+    the output (None: the source's); `mask` (a live mask, realtime/masks.py)
+    turns each frame into the weights that limit where. The file is written under a temporary
     name and renamed when done. Ctrl-C (and SIGTERM, when called from the main
     thread, however many arrive) stops early and still leaves a playable file
     with the frames done so far; the result then says INTERRUPTED. A run that
@@ -136,7 +139,7 @@ def stylize_video_file(source: str | os.PathLike, target: str | os.PathLike, loo
     with open_video(source, size) as video:
         writer = VideoWriter(target, audio_from=source, total_frames=video.frame_count, lossless=True,
                              progress=progress)
-        run = Pipeline(video, engine, [look], [writer], lossless=True, smoothing=smoothing).run()
+        run = Pipeline(video, engine, [look], [writer], lossless=True, mask=mask, smoothing=smoothing).run()
     run.stats["backend"] = backend_label(engine)
     if stats_path is not None:
         write_stats(stats_path, run.stats)

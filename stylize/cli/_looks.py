@@ -7,8 +7,10 @@ from stylize.jobs import backend_label  # noqa: F401 (live and video print it)
 from stylize.models import looks as builtin_looks
 from stylize.models import registry, weights
 from stylize.models.color import COLOR_MODES
+from stylize.realtime import segmentation
 from stylize.realtime.engines import Engine, Look
 from stylize.realtime.temporal import DEFAULT_STRENGTH, MAX_STRENGTH, TemporalSmoother
+from stylize.realtime.masks import FEATHER, MASK_MODES, SMOOTHING, check_mask_options, engine_device, live_mask
 from stylize.sizes import finite_float
 
 
@@ -85,3 +87,53 @@ def make_smoother(args) -> TemporalSmoother | None:
     """The smoother --temporal-smoothing asks for (None: off); a strength out of range raises OptionError."""
     strength = getattr(args, "temporal_smoothing", None)
     return TemporalSmoother(strength) if strength else None
+def add_mask_options(parser, still: bool = False) -> None:
+    """--mask-mode, --mask-smoothing (not for `still` pictures), --mask-feather and --background-look."""
+    group = parser.add_argument_group("masks: paint only the people, or only the rest")
+    modes = MASK_MODES[:2] if still else MASK_MODES
+    motion = "" if still else "; motion: only what moves (background subtraction, no model)"
+    group.add_argument("--mask-mode", choices=modes,
+                       help="person: paint only the people (a segmentation model, `stylize weights fetch "
+                            f"selfie_segmentation`); background: only the rest{motion}")
+    if not still:
+        group.add_argument("--mask-smoothing", type=finite_float, metavar="0..1",
+                           help=f"how much of the previous frames the mask keeps (default {SMOOTHING} for "
+                                "person and background, 0.7 for motion): more is steadier, less follows faster")
+    group.add_argument("--mask-feather", type=finite_float, metavar="FRACTION",
+                       help=f"softness of the mask's edge, a fraction of the picture's long side (default "
+                            f"{FEATHER} for person and background, 0.03 for motion; 0 is a hard edge)")
+    group.add_argument("--background-look", metavar="LOOK",
+                       help="paint where the mask is off (the room, with --mask-mode person) in this look "
+                            "instead of keeping it: a built-in look, a fast net or a painting file")
+
+
+def check_mask(args) -> None:
+    """Refuse mask options that cannot work, and a missing segmentation model, before anything opens."""
+    check_mask_options(getattr(args, "mask_smoothing", None), args.mask_feather)
+    masked = args.mask_mode or getattr(args, "mask", None)
+    if (getattr(args, "mask_smoothing", None) is not None or args.mask_feather is not None) and not args.mask_mode:
+        raise OptionError("--mask-smoothing and --mask-feather shape a --mask-mode mask; add --mask-mode")
+    if args.background_look and not masked:
+        raise OptionError("--background-look paints where a mask is off: add --mask-mode person (or motion)")
+    if args.background_look and args.mask_mode == "background":
+        raise OptionError("--background-look paints what the mask leaves, and --mask-mode background leaves the "
+                          "people: use --mask-mode person with the two looks swapped")
+    if args.mask_mode in ("person", "background"):
+        segmentation.model_path()
+
+
+def background_look(args) -> Look | None:
+    """The --background-look, through the arbitrary-style net named by --method (if any)."""
+    if not args.background_look:
+        return None
+    arbitrary = [method for method in split(args.method) if not registry.is_fast(method)]
+    return api.as_look(args.background_look, arbitrary[0] if arbitrary else None)
+
+
+def make_mask(args, engine: Engine):
+    """The live mask for --mask-mode (None without one), on the engine's device; sets --background-look."""
+    engine.set_background(background_look(args))
+    if not args.mask_mode:
+        return None
+    return live_mask(args.mask_mode, getattr(args, "mask_smoothing", None), args.mask_feather,
+                     engine_device(engine))

@@ -13,13 +13,16 @@ import numpy as np
 
 from stylize import api
 from stylize.cli import sentence
-from stylize.cli._looks import add_look_options, check_common, make_engine, split
+from stylize.cli._looks import add_look_options, add_mask_options, background_look, check_common, check_mask, \
+    make_engine, split
 from stylize.cli.looks import list_looks
 from stylize.errors import OptionError, UserError
 from stylize.imageio import IMAGE_SUFFIXES, check_writable, list_images, read_image, write_image
 from stylize.jobs import ImageJob, as_mask, fit_long_side
 from stylize.sizes import positive_int
 from stylize.realtime.engines import Look
+from stylize.realtime.masks import engine_device, still_mask
+from stylize.realtime.segmentation import PersonSegmenter
 
 HELP = "stylize photos (files, folders or stdin) with a painting's look"
 EXAMPLES = """examples:
@@ -42,6 +45,10 @@ EXAMPLES = """examples:
   # only where the mask is white (with two styles: A on white, B on black)
   stylize image photo.jpg --style a.jpg --mask person.png -o out.png
 
+  # only the people (found by a segmentation model); or the people in one look, the rest in another
+  stylize image photo.jpg --method candy --mask-mode person -o out.png
+  stylize image photo.jpg --look starry-night --mask-mode person --background-look udnie -o out.png
+
   # folders in, folders out; '-' reads stdin / writes PNG to stdout
   stylize image shots/ --method mosaic -o styled/
   cat photo.jpg | stylize image - --method udnie -o - > out.png
@@ -59,9 +66,11 @@ def add_parser(verbs, parents) -> None:
     add_look_options(p, several=False, gatys=True)
     p.add_argument("--list-looks", action="store_true", help="list the built-in looks and exit (as `stylize looks`)")
     p.add_argument("--style-weights", help="blend weights for several styles, e.g. 0.7,0.3")
-    p.add_argument("--mask", help="grayscale image: white = stylize (or style A), black = keep (or style B)")
+    p.add_argument("--mask", help="grayscale image: white = stylize (or style A), black = keep (or style B, or "
+                                    "--background-look)")
     p.add_argument("--steps", type=positive_int, help="gatys: optimisation steps per scale")
     p.add_argument("--json", action="store_true", help="print one JSON line per image instead of text")
+    add_mask_options(p, still=True)
     p.set_defaults(run=run)
 
 
@@ -145,18 +154,27 @@ def _make_folder(folder: Path) -> None:
         folder.mkdir()
 
 
-def build_look(args) -> Look:
-    """Check every look option before any slow work starts; returns the one Look."""
+def build_look(args) -> tuple[Look, Look | None]:
+    """Check every look option before any slow work starts; returns the Look, and the one where the mask is off
+    (--background-look, or a second painting under a mask) or None."""
     weights = None
     if args.style_weights:
         try:
             weights = [float(w) for w in split(args.style_weights)]
         except ValueError:
             raise OptionError(f"--style-weights must be numbers, got {args.style_weights!r}") from None
-    look = api.make_look(args.method, look=args.look, style=split(args.style) or None, style_weights=weights)
+    masked = bool(args.mask or args.mask_mode)
+    two = None if args.look else api.split_styles(args.method, split(args.style) or None, weights, masked)
+    look = two[0] if two else api.make_look(args.method, look=args.look, style=split(args.style) or None,
+                                            style_weights=weights)
     if args.mask:
         as_mask(args.mask, 16, 16)  # readable at all? (resized per image later)
-    return look
+    if args.mask and args.mask_mode:
+        raise OptionError("give either --mask PICTURE or --mask-mode, not both")
+    if args.background_look and look.method == api.GATYS:
+        raise OptionError("gatys paints two styles by itself: --style a.jpg,b.jpg with --mask")
+    check_mask(args)
+    return look, (two[1] if two and not args.background_look else background_look(args))
 
 
 def run(args) -> int:
@@ -165,15 +183,20 @@ def run(args) -> int:
     if not args.inputs or not args.output:
         raise OptionError("give at least one INPUT and -o OUTPUT (see --help)")
     check_common(args)
-    look = build_look(args)
+    look, rest = build_look(args)
     jobs = plan_jobs(args.inputs, args.output, also_read=(*split(args.style), args.mask))
     engine = None if look.method == api.GATYS else make_engine(args)
+    if engine is not None:
+        engine.set_background(rest)
+    segmenter = PersonSegmenter(device=engine_device(engine)) if args.mask_mode else None
     stylize_one = ImageJob(look, engine, alpha=args.alpha, preserve_color=args.preserve_color, steps=args.steps,
                            progress=True)
     for job in jobs:
         started = time.perf_counter()
         content = fit_long_side(read_image(job.source), args.size)
         mask = as_mask(args.mask, *content.shape[:2]) if args.mask else None
+        if segmenter is not None:
+            mask = still_mask(content, args.mask_mode, args.mask_feather, segmenter=segmenter)
         result = stylize_one(content, mask)
         write_image(job.target, result)
         _report(args, job, look.method, result, time.perf_counter() - started)

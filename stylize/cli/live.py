@@ -10,13 +10,11 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 from stylize.cli import sentence
-from stylize.cli._looks import (add_look_options, add_smoothing_option, backend_label, build_looks, check_common,
-                                make_engine, make_smoother)
+from stylize.cli._looks import (add_look_options, add_mask_options, add_smoothing_option, backend_label, build_looks,
+                                check_common, check_mask, make_engine, make_mask, make_smoother)
 from stylize.cli.video import VIDEO_SUFFIXES, check_output
 from stylize.errors import OptionError, UserError
 from stylize.realtime.controls import Controls, OscServer
-from stylize.realtime.masks import MODES as MASK_MODES
-from stylize.realtime.masks import MotionMask
 from stylize.realtime.pipeline import Pipeline, StopReason, write_stats
 from stylize.realtime.sinks import (NetworkStream, PreviewWindow, Sink, VideoWriter, VirtualCamera,
                                     format_hotkeys)
@@ -47,8 +45,9 @@ EXAMPLES = f"""examples:
   # less flicker: blend each frame with the previous one along the optical flow
   stylize live --look starry-night --temporal-smoothing 0.6
 
-  # paint only the moving performer, keep the room as it is
+  # paint only the people, keep the room as it is; or the person in one look, the room in another
   stylize live --method mosaic --mask-mode person
+  stylize live --look starry-night --mask-mode person --background-look great-wave
 
   # 30 s run without a window, timings to a file
   stylize live --source testpattern --no-preview --duration 30 --stats live.json
@@ -88,18 +87,18 @@ def add_parser(verbs, parents) -> None:
     live = p.add_argument_group("performing")
     live.add_argument("--crossfade-ms", type=non_negative_float, default=500.0,
                       help="fade between looks over this many milliseconds (default 500; 0 cuts)")
-    live.add_argument("--mask-mode", choices=MASK_MODES,
-                      help="stylize only the moving person, or only the background (background subtraction)")
     add_smoothing_option(live)
     live.add_argument("--osc", type=int, metavar="PORT", help="listen for OSC control messages on this UDP port")
     live.add_argument("--osc-host", default="127.0.0.1", help="address the OSC port binds to (default 127.0.0.1)")
     live.add_argument("--duration", type=positive_float, metavar="SECONDS", help="stop after this long")
+    add_mask_options(p)
     p.set_defaults(run=run)
 
 
 def _check(args) -> None:
     check_common(args)
     make_smoother(args)  # a strength out of range fails before the camera opens
+    check_mask(args)
     if args.osc is not None and not 0 < args.osc < 65536:
         raise UserError(f"--osc must be a port number from 1 to 65535, got {args.osc}")
     if args.record:
@@ -155,8 +154,8 @@ def run(args) -> int:
         controls.backend = backend_label(engine)
         recordings = Recordings(args.record)
         pipeline = Pipeline(source, engine, looks, sinks, controls=controls,
-                            mask=MotionMask(args.mask_mode) if args.mask_mode else None,
-                            duration=args.duration, recorder=recordings, smoothing=make_smoother(args))
+                            mask=make_mask(args, engine), duration=args.duration, recorder=recordings,
+                            smoothing=make_smoother(args))
         result = pipeline.run()
     result.stats["backend"] = controls.backend
     if args.stats:

@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 from stylize.cli import sentence
-from stylize.cli._looks import add_look_options, add_smoothing_option, build_looks, check_common, make_engine
+from stylize.cli._looks import (add_look_options, add_mask_options, add_smoothing_option, build_looks, check_common,
+                                check_mask, make_engine, make_mask)
 from stylize.jobs import VIDEO_SUFFIXES, check_output, stylize_video_file  # noqa: F401 (live checks --record)
 from stylize.realtime.pipeline import StopReason
 
@@ -20,6 +21,9 @@ EXAMPLES = """examples:
 
   # less flicker: blend each frame with the previous one along the optical flow
   stylize video clip.mp4 -o out.mp4 --look starry-night --temporal-smoothing
+  # only the people painted; or the people in one look and the room in another
+  stylize video clip.mp4 -o out.mp4 --method candy --mask-mode person
+  stylize video clip.mp4 -o out.mp4 --look starry-night --mask-mode person --background-look udnie
 
   # keep the clip's colours; write per-stage timings
   stylize video clip.mov -o out.mkv --method mosaic --preserve-color luminance --stats timings.json
@@ -40,14 +44,18 @@ def add_parser(verbs, parents) -> None:
     add_look_options(p, several=False)
     add_smoothing_option(p)
     p.add_argument("--stats", metavar="FILE.json", help="write frame counts, fps and per-stage timings here")
+    add_mask_options(p)
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
     check_common(args)
+    check_mask(args)
     look = build_looks(args, several=False)[0]
-    result = stylize_video_file(args.input, args.output, look, make_engine(args), size=args.size,
-                                progress=True, stats_path=args.stats, temporal_smoothing=args.temporal_smoothing)
+    engine = make_engine(args)
+    result = stylize_video_file(args.input, args.output, look, engine, size=args.size, progress=True,
+                                stats_path=args.stats, mask=make_mask(args, engine),
+                                temporal_smoothing=args.temporal_smoothing)
     if result.finished:
         print(f"{args.input} -> {args.output} ({result.frames} frames, {result.width}x{result.height}, "
               f"{look.name}, {result.seconds:.1f} s)", file=sys.stderr)
