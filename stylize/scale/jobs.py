@@ -69,12 +69,14 @@ class VideoJob:
     def __init__(self, source: str, target: str, spec: JobSpec, split: Split, workers: int):
         self.source, self.target, self.split = source, target, split
         self.started = time.perf_counter()
+        self.work_seconds = 0.0  # the workers' time on this video's segments, all of them together
         count = split.segments
         self.plan: VideoPlan = plan_video(source, count, split.overlap) if count else _default_plan(source, split,
                                                                                                      workers)
         self.store = SegmentStore(target, self.plan, {**spec.describe(), "join": split.join})
         self.store.open()
         self.pending = [s for s in self.plan.segments if not self.store.finished(s)]
+        self.plan_seconds = self._seconds()  # the scan, the cuts and the check of kept segments
         self.reused = len(self.plan.segments) - len(self.pending)
         self.failures: list[str] = []
 
@@ -88,6 +90,7 @@ class VideoJob:
         """Count one finished segment; True when it was the last."""
         if not result.ok:
             self.failures.append(result.message)
+        self.work_seconds += result.seconds
         self.pending.pop()
         return not self.pending
 
@@ -97,11 +100,14 @@ class VideoJob:
             kept = sum(self.store.path(s).is_file() for s in self.plan.segments)
             return Outcome(self.source, self.target, "failed", 0, f"{self.failures[0]} ({kept} of {segments} "
                            f"segments kept in {self.store.folder} for a re-run)", self._seconds(), reused, segments)
+        joining = time.perf_counter()
         how = join_segments(self.plan, [self.store.path(s) for s in self.plan.segments], self.target,
                             self.split.join)
         self.store.remove()
+        timings = {"plan_s": self.plan_seconds, "work_s": self.work_seconds,
+                   "join_s": time.perf_counter() - joining}
         return Outcome(self.source, self.target, "done", self.plan.frame_count, "", self._seconds(), reused,
-                       segments, {"join": how})
+                       segments, {"join": how, **{k: round(v, 3) for k, v in timings.items()}})
 
     def _seconds(self) -> float:
         return time.perf_counter() - self.started
