@@ -56,8 +56,9 @@ def _one_run(ray, spec, settings: Settings, workers: int, join: str, folder: Pat
 
     target = folder / f"ray-{workers}-{join}.mp4"
     started = time.perf_counter()
-    outcome = run_files([(settings.video, str(target))], spec, RayExecutor(ray, spec, workers),
-                        Split(settings.segments, 0, join), progress=False)[0]
+    with RayExecutor(ray, spec, workers) as executor:  # fresh workers: the fixed cost includes their start
+        outcome = run_files([(settings.video, str(target))], spec, executor, Split(settings.segments, 0, join),
+                            progress=False)[0]
     total = time.perf_counter() - started
     if outcome.status != "done":
         raise InputError(f"the run with {workers} worker(s) failed: {outcome.message}")

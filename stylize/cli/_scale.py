@@ -39,14 +39,25 @@ def run_files(args, look, pairs, on_outcome=lambda outcome: None):
 
     spec = JobSpec(look, args.backend, args.alpha, color_mode(args.preserve_color), args.size)
     if args.ray is None:
+        check_no_split(args)
         return jobs.run_files(pairs, spec, on_outcome=on_outcome)
     from stylize.scale.cluster import RayExecutor, ray_session
 
     split = jobs.Split(args.segments, args.overlap, args.join)
     with ray_session(args.ray or None) as ray:
-        executor = RayExecutor(ray, spec, args.workers)
-        print(f"stylize: Ray with {executor.workers} {executor.device} worker(s)", file=sys.stderr)
-        return jobs.run_files(pairs, spec, executor, split, on_outcome=on_outcome)
+        with RayExecutor(ray, spec, args.workers) as executor:
+            print(f"stylize: Ray with {executor.workers} {executor.device} worker(s)", file=sys.stderr)
+            return jobs.run_files(pairs, spec, executor, split, on_outcome=on_outcome)
+
+
+def check_no_split(args) -> None:
+    """Without --ray videos run whole: the options that cut them would be silently ignored."""
+    from stylize.errors import OptionError
+
+    given = [name for name, value in (("--workers", args.workers), ("--segments", args.segments),
+                                      ("--overlap", args.overlap), ("--join", args.join != "encode")) if value]
+    if given:
+        raise OptionError(f"{', '.join(given)} cut videos for Ray workers; add --ray (or leave them out)")
 
 
 def video_on_ray(args, look) -> int:

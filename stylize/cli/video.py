@@ -7,7 +7,7 @@ from pathlib import Path
 
 from stylize.cli import sentence
 from stylize.cli._looks import add_look_options, build_looks, check_common, make_engine
-from stylize.cli._scale import add_scale_options, video_on_ray
+from stylize.cli._scale import add_scale_options, check_no_split, video_on_ray
 from stylize.jobs import VIDEO_SUFFIXES, check_output, stylize_video_file  # noqa: F401 (live checks --record)
 from stylize.realtime.pipeline import StopReason
 
@@ -53,6 +53,7 @@ def run(args) -> int:
     look = build_looks(args, several=False)[0]
     if args.ray is not None:
         return video_on_ray(args, look)
+    check_no_split(args)
     result = stylize_video_file(args.input, args.output, look, make_engine(args), size=args.size,
                                 progress=True, stats_path=args.stats)
     if result.finished:

@@ -87,7 +87,15 @@ class Reporter:
 
 
 class RayExecutor:
-    """Runs Tasks on `workers` Ray actors (default: one per GPU, else per CPU of the cluster)."""
+    """Runs Tasks on `workers` Ray actors (default: one per GPU, else per CPU of the cluster), kept until
+    `close()` (a `with` block closes them too)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
     def __init__(self, ray, spec: JobSpec, workers: int | None = None):
         self.ray = ray
@@ -98,13 +106,21 @@ class RayExecutor:
         self.workers = workers or gpus or max(1, int(resources.get("CPU", 1)))
         self.spec = spec
         self._actor = ray.remote(max_restarts=RETRIES, max_task_retries=RETRIES, **self.placement)(Worker)
+        self._idle: list = []  # actors kept between runs: their nets stay loaded
+
+    def close(self) -> None:
+        """Stop the workers."""
+        for actor in self._idle:
+            self.ray.kill(actor)
+        self._idle = []
 
     def run(self, tasks: list[Task], on_result: Callable[[Task, TaskResult], None],
             on_progress: Callable[[dict[str, tuple[int, int]]], None] | None = None) -> None:
         """Every task once (retried where its worker died); `on_progress` hears the per-task counts."""
         ray = self.ray
         progress = ray.remote(num_cpus=0)(Progress).remote()
-        idle = [self._actor.remote(self.spec) for _ in range(min(self.workers, len(tasks)))]
+        idle = self._idle
+        idle += [self._actor.remote(self.spec) for _ in range(min(self.workers, len(tasks)) - len(idle))]
         queue, running = deque(tasks), {}
         while queue or running:
             while queue and idle:
@@ -124,6 +140,4 @@ class RayExecutor:
                 on_result(task, result)
             if on_progress is not None:
                 on_progress(ray.get(progress.snapshot.remote()))
-        for actor in idle:
-            ray.kill(actor)
         ray.kill(progress)

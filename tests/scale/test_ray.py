@@ -35,8 +35,9 @@ pytestmark = pytest.mark.timeout(240)
 
 @pytest.fixture(scope="module")
 def cluster():
-    """One local Ray for the module; its address lets a subprocess join it."""
-    ray.init(num_cpus=2, object_store_memory=128 * 1024 * 1024, include_dashboard=False, log_to_driver=False,
+    """One local Ray for the module; its address lets a subprocess join it. Six logical CPUs: the module's
+    two workers stay up while the CLI runs start their own (Ray counts CPUs, it does not measure them)."""
+    ray.init(num_cpus=6, object_store_memory=128 * 1024 * 1024, include_dashboard=False, log_to_driver=False,
              logging_level=logging.WARNING)
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
@@ -45,6 +46,13 @@ def cluster():
 @pytest.fixture(scope="module")
 def spec() -> JobSpec:
     return JobSpec(api.make_look(METHOD), size=SIZE)
+
+
+@pytest.fixture(scope="module")
+def executor(cluster, spec):
+    """Two workers for the module: each loads the net once."""
+    with RayExecutor(ray, spec, workers=2) as workers:
+        yield workers
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +70,7 @@ def short_clip(shared, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def killed_run(cluster, shared, spec, tmp_path_factory):
+def killed_run(executor, shared, spec, tmp_path_factory):
     """The bunny in 3 segments on 2 workers; the first worker seen mid-segment is killed (SIGKILL)."""
     target = tmp_path_factory.mktemp("ray") / "ray.mp4"
     killed, seen = [], {}
@@ -74,7 +82,6 @@ def killed_run(cluster, shared, spec, tmp_path_factory):
                 os.kill(pid, signal.SIGKILL)
                 killed.append((key, pid))
 
-    executor = RayExecutor(ray, spec, workers=2)
     outcome = run_files([(str(shared / BUNNY), str(target))], spec, executor, Split(segments=3, overlap=2),
                         progress=False, on_progress=kill_one)[0]
     return outcome, target, killed, seen
@@ -96,9 +103,8 @@ def test_a_killed_worker_is_replaced_and_its_segment_redone(killed_run):
     assert done == 80 and last_pid != pid  # the segment ran again, whole, in a new worker process
 
 
-def test_remuxed_segments_keep_every_frame_time_and_sound(cluster, short_clip, reference, spec, tmp_path):
+def test_remuxed_segments_keep_every_frame_time_and_sound(executor, short_clip, reference, spec, tmp_path):
     target = tmp_path / "remux.mp4"
-    executor = RayExecutor(ray, spec, workers=2)
     outcome = run_files([(str(short_clip), str(target))], spec, executor, Split(segments=3, join="remux"),
                         progress=False)[0]
     assert (outcome.status, outcome.extra["join"]) == ("done", "remux")
@@ -143,7 +149,8 @@ def test_a_corrupt_file_fails_alone_and_a_rerun_skips_what_is_done(cluster, shor
     os.link(short_clip, folder / "sub" / "clip.mp4")
     (folder / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
     out = tmp_path / "out"
-    assert main(["batch", str(folder), "-o", str(out), *LOOK, "--segments", "2", "--ray", cluster]) == 1
+    assert main(["batch", str(folder), "-o", str(out), *LOOK, "--segments", "2", "--workers", "2",
+                 "--ray", cluster]) == 1
     rows = {row["input"]: row for row in map(json.loads, (out / "manifest.jsonl").read_text().splitlines())}
     assert rows[str(folder / "broken.mp4")]["status"] == "failed"
     assert rows[str(folder / "sub" / "clip.mp4")]["status"] == "done"
