@@ -76,8 +76,9 @@ class VideoJob:
         self.store = SegmentStore(target, self.plan, {**spec.describe(), "join": split.join})
         self.store.open()
         self.pending = [s for s in self.plan.segments if not self.store.finished(s)]
-        self.plan_seconds = self._seconds()  # the scan, the cuts and the check of kept segments
+        self.plan_seconds = self.elapsed()  # the scan, the cuts and the check of kept segments
         self.reused = len(self.plan.segments) - len(self.pending)
+        self.left = len(self.pending)  # segments not yet back from the workers
         self.failures: list[str] = []
 
     def tasks(self, key: str) -> list[Task]:
@@ -91,25 +92,25 @@ class VideoJob:
         if not result.ok:
             self.failures.append(result.message)
         self.work_seconds += result.seconds
-        self.pending.pop()
-        return not self.pending
+        self.left -= 1
+        return self.left == 0
 
     def finish(self) -> Outcome:
         segments, reused = len(self.plan.segments), self.reused
         if self.failures:
             kept = sum(self.store.path(s).is_file() for s in self.plan.segments)
             return Outcome(self.source, self.target, "failed", 0, f"{self.failures[0]} ({kept} of {segments} "
-                           f"segments kept in {self.store.folder} for a re-run)", self._seconds(), reused, segments)
+                           f"segments kept in {self.store.folder} for a re-run)", self.elapsed(), reused, segments)
         joining = time.perf_counter()
         how = join_segments(self.plan, [self.store.path(s) for s in self.plan.segments], self.target,
                             self.split.join)
         self.store.remove()
         timings = {"plan_s": self.plan_seconds, "work_s": self.work_seconds,
                    "join_s": time.perf_counter() - joining}
-        return Outcome(self.source, self.target, "done", self.plan.frame_count, "", self._seconds(), reused,
+        return Outcome(self.source, self.target, "done", self.plan.frame_count, "", self.elapsed(), reused,
                        segments, {"join": how, **{k: round(v, 3) for k, v in timings.items()}})
 
-    def _seconds(self) -> float:
+    def elapsed(self) -> float:
         return time.perf_counter() - self.started
 
 
@@ -158,7 +159,7 @@ def _finish(job: VideoJob) -> Outcome:
     try:
         return job.finish()
     except (StylizeError, OSError) as exc:
-        return Outcome(job.source, job.target, "failed", message=f"joining failed: {exc}", seconds=job._seconds())
+        return Outcome(job.source, job.target, "failed", message=f"joining failed: {exc}", seconds=job.elapsed())
 
 
 def _prepare(pairs, spec: JobSpec, split: Split, workers: int, record):

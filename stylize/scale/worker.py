@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from stylize.errors import StylizeError
+from stylize.realtime.engines import Look
 from stylize.realtime.frames import Frame
 from stylize.realtime.pipeline import Pipeline, StopReason
 from stylize.realtime.sinks import VideoWriter
@@ -32,7 +33,7 @@ LOSSLESS_CODEC = "libx264rgb"
 class JobSpec:
     """Everything a worker needs to stylize, resolved by the driver; pickled to every worker."""
 
-    look: object  # a realtime.engines.Look
+    look: Look
     backend: str = "auto"
     alpha: float = 1.0
     preserve_color: str | None = None
