@@ -19,6 +19,9 @@ ENCODERS = ("libx264", "libopenh264", "mpeg4")
 FORMAT_VIDEO_ENCODERS = {"webm": ("libvpx-vp9", "libvpx")}
 FORMAT_AUDIO_ENCODERS = {"webm": ("libopus", "opus", "libvorbis", "vorbis")}
 VPX_ENCODERS = ("libvpx-vp9", "libvpx")
+# Encoders that keep RGB frames bit for bit (intermediate files that are encoded again later),
+# with their pixel format and options.
+LOSSLESS_RGB = {"libx264rgb": ("rgb24", {"qp": "0", "preset": "ultrafast"}), "ffv1": ("bgr0", {})}
 # VP9's quality scale (0-63) against x264's (0-51): VP9 at 24 comes close to x264 at 18
 # (PSNR 39.8 against 40.5 dB on a 640x360 clip, in 90 % of the bytes).
 VPX_CRF_PER_X264_CRF = 24 / 18
@@ -64,7 +67,7 @@ def add_video_stream(container, width: int, height: int, fps: Fraction, time_bas
     if (stream.width, stream.height) != (width, height):
         log.warning("stylize: %dx%d frames are written as %dx%d: yuv420p video needs even sides, "
                     "so the last column or row is dropped", width, height, stream.width, stream.height)
-    stream.pix_fmt = "yuv420p"
+    stream.pix_fmt = LOSSLESS_RGB[codec][0] if codec in LOSSLESS_RGB else "yuv420p"
     stream.time_base = time_base
     if codec == "mpeg4" and time_base.denominator > 65535:
         time_base = Fraction(1, 60000)  # the most MPEG-4 Part 2 allows; PyAV rescales frame times to it
@@ -72,7 +75,9 @@ def add_video_stream(container, width: int, height: int, fps: Fraction, time_bas
     if live:
         # A keyframe every second lets a viewer (OBS) join a running stream quickly.
         stream.codec_context.gop_size = max(1, round(fps))
-    if codec == "libx264":
+    if codec in LOSSLESS_RGB:
+        stream.options = LOSSLESS_RGB[codec][1]
+    elif codec == "libx264":
         options = {"crf": str(crf), "preset": preset}
         if live:
             options.update(preset="ultrafast", tune="zerolatency")

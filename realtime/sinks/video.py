@@ -25,6 +25,9 @@ class VideoWriter(Sink):
     - `audio_from`: a source file whose audio streams are remuxed packet for
       packet, never re-encoded. Its video stream's time base is reused, so the
       frame timestamps of the output equal the input's. Only in lossless mode.
+    - `time_base`: the video stream's time base, for frames that keep a source's
+      timestamps without its audio (one segment of a longer video); default the
+      time base of `audio_from`'s video, else 1/90000.
     - `lossless=True` (file → file): frames must come in order; `frame.pts`
       (seconds in the source's timeline, as `av.VideoFrame.time` gives it) is
       kept, or `index / fps` when a frame has none. With `lossless=False`
@@ -51,7 +54,8 @@ class VideoWriter(Sink):
 
     def __init__(self, path: str | os.PathLike, *, audio_from: str | os.PathLike | None = None,
                  total_frames: int | None = None, lossless: bool = True, progress: bool | None = None,
-                 crf: int = 18, preset: str = "veryfast", codec: str | None = None):
+                 crf: int = 18, preset: str = "veryfast", codec: str | None = None,
+                 time_base: Fraction | None = None):
         if audio_from is not None and not lossless:
             raise ValueError("audio can only be copied in lossless (file → file) mode")
         self.path = Path(path)
@@ -73,7 +77,8 @@ class VideoWriter(Sink):
         self._held_audio = None  # the first packet not yet due
         self._bar = None
         self._fps = Fraction(30)
-        self._time_base = DEFAULT_TIME_BASE
+        self._time_base = time_base or DEFAULT_TIME_BASE
+        self._fixed_time_base = time_base is not None
         self._last_pts: int | None = None
         self._end_time = Fraction(0)  # end of the last written frame, seconds
         self._origin: float | None = None  # non-lossless: time of the first frame
@@ -171,7 +176,7 @@ class VideoWriter(Sink):
             self._source = av.open(str(self.audio_from))
         except (OSError, av.FFmpegError) as exc:
             raise UserError(f"cannot read audio from {self.audio_from}: {exc}") from None
-        if self._source.streams.video:
+        if self._source.streams.video and not self._fixed_time_base:
             self._time_base = self._source.streams.video[0].time_base or DEFAULT_TIME_BASE
         audio = list(self._source.streams.audio)
         for stream in audio:

@@ -17,6 +17,7 @@ EXAMPLES = """examples:
   stylize bench pipeline --seconds 20      # threaded live pipeline vs a naive loop
   stylize bench soak --minutes 20          # live's memory and fps over a long run with OSC changes
   stylize bench flicker out.mp4 --source in.mp4 --smoothing   # temporal warping error, with and without smoothing
+  stylize bench scale                      # a video over 1 and 2 Ray workers, and a model for N machines
 
   # replace the results committed with the repository (run from its root)
   stylize bench speed --method student --backend onnxruntime --threads 2 -o bench/results
@@ -93,6 +94,18 @@ both frames: mean squared error in [0,1] RGB, averaged over the frames.
 --temporal-smoothing` does while it writes.
 """
 
+SCALE_HELP = "a long video split over 1 and 2 local Ray workers: throughput, split and join overhead, a model for N machines"
+SCALE_EXAMPLES = """examples:
+  # the committed figures (run from the repository root; needs `pip install 'stylize[ray]'`)
+  stylize bench scale -o bench/results
+
+  # a bigger frame, more segments, only the packet-copy join
+  stylize bench scale --size 360 --segments 8 --joins remux
+
+No cluster is used: the N-machine throughput is a model built from the measured
+per-frame worker cost, the join cost and the fixed cost of a job.
+"""
+
 
 def add_parser(verbs, parents) -> None:
     p = verbs.add_parser("bench", help=HELP, description=sentence(HELP), epilog=EXAMPLES,
@@ -143,7 +156,6 @@ def add_parser(verbs, parents) -> None:
                                                              "(default pipeline)")
     _add_output(pipeline)
     pipeline.set_defaults(run=run_pipeline)
-
     soak = benches.add_parser("soak", parents=parents, help=SOAK_HELP, description=sentence(SOAK_HELP),
                               epilog=SOAK_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     soak.add_argument("--minutes", type=positive_float, default=20.0, help="length of the run (default 20)")
@@ -183,6 +195,20 @@ def _add_flicker(benches, parents) -> None:
     _add_output(flicker)
     flicker.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     flicker.set_defaults(run=run_flicker)
+    _add_scale(benches, parents)
+
+
+def _add_scale(benches, parents) -> None:
+    scale = benches.add_parser("scale", parents=parents, help=SCALE_HELP, description=sentence(SCALE_HELP),
+                               epilog=SCALE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    scale.add_argument("--video", default="../shared/media/adain_cutBunny.mp4", help="the video to split")
+    scale.add_argument("--method", default="wave", help="the fast net (default wave)")
+    scale.add_argument("--size", type=int, default=160, help="long side in pixels (default 160)")
+    scale.add_argument("--segments", type=int, default=4, help="segments per run (default 4)")
+    scale.add_argument("--joins", default="encode,remux", help="joins to time, comma-separated (default both)")
+    _add_output(scale)
+    scale.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    scale.set_defaults(run=run_scale)
 
 
 def _add_common(parser) -> None:
@@ -294,4 +320,23 @@ def run_flicker(args) -> int:
     print(f"scoring the flicker of {args.stylized} ...", file=sys.stderr)
     result = flicker.run(settings, args.output)
     _show(args, result, flicker.format_result(result))
+    return 0
+
+
+def run_scale(args) -> int:
+    from stylize.bench import scale
+    from stylize.scale.cluster import import_ray
+    from stylize.scale.join import JOINS
+
+    import_ray()
+    joins = tuple(j.strip() for j in args.joins.split(",") if j.strip())
+    if not joins or any(j not in JOINS for j in joins):
+        raise UserError(f"--joins takes {', '.join(JOINS)}, got {args.joins!r}")
+    if args.size < 16 or args.segments < 1:
+        raise UserError("--size must be at least 16 and --segments at least 1")
+    settings = scale.Settings(video=args.video, method=args.method, size=args.size, segments=args.segments,
+                              joins=joins)
+    print("timing one process, then 1 and 2 Ray workers ...", file=sys.stderr)
+    result = scale.run(settings, args.output)
+    _show(args, result, scale.format_result(result))
     return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 from stylize.cli import sentence
 from stylize.cli._looks import (add_look_options, add_mask_options, add_smoothing_option, build_looks, check_common,
                                 check_mask, make_engine, make_mask)
+from stylize.cli._scale import add_scale_options, check_no_split, video_on_ray
 from stylize.jobs import VIDEO_SUFFIXES, check_output, stylize_video_file  # noqa: F401 (live checks --record)
 from stylize.realtime.pipeline import StopReason
 
@@ -28,6 +29,13 @@ EXAMPLES = """examples:
   # keep the clip's colours; write per-stage timings
   stylize video clip.mov -o out.mkv --method mosaic --preserve-color luminance --stats timings.json
 
+  # a long film over every core of this machine, or over a running Ray cluster
+  stylize video film.mp4 -o film-candy.mp4 --method candy --ray
+  stylize video film.mp4 -o film-candy.mp4 --method candy --ray ray://head:10001 --join remux
+
+With --ray, killed workers are restarted and their segment redone; after Ctrl-C (or a
+killed driver) the same command again resumes from the finished segments.
+
 Ctrl-C (or kill) stops early and still leaves a playable file with the frames done so
 far, under OUTPUT; when OUTPUT already exists, or an error (a broken input) stopped the
 run, those frames go to OUTPUT's NAME.partial.EXT instead and an existing OUTPUT is left
@@ -45,6 +53,7 @@ def add_parser(verbs, parents) -> None:
     add_smoothing_option(p)
     p.add_argument("--stats", metavar="FILE.json", help="write frame counts, fps and per-stage timings here")
     add_mask_options(p)
+    add_scale_options(p)
     p.set_defaults(run=run)
 
 
@@ -52,6 +61,9 @@ def run(args) -> int:
     check_common(args)
     check_mask(args)
     look = build_looks(args, several=False)[0]
+    if args.ray is not None:
+        return video_on_ray(args, look)
+    check_no_split(args)
     engine = make_engine(args)
     result = stylize_video_file(args.input, args.output, look, engine, size=args.size, progress=True,
                                 stats_path=args.stats, mask=make_mask(args, engine),
