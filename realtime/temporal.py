@@ -7,6 +7,10 @@ frames (computed at a reduced resolution, realtime/flow.py) and blends it in
 with weight `strength` where that flow is reliable: the forward and backward
 flows agree (no occlusion) and the warped source matches the current source.
 Everywhere else the fresh frame is kept, so motion is never smeared.
+Averaging two different stroke patterns flattens them (a softer, less
+painterly picture: VGG style loss +24 % at strength 0.6), so the blend's
+local contrast is then raised back to the fresh frame's (`restore_detail`;
+style loss +2 %).
 
 The history is dropped, and the fresh frame shown as it is, on:
   - a look change, and every frame of a crossfade: blending an old look in
@@ -35,6 +39,8 @@ FLOW_PRESET = "medium"  # against "fast": half the warping error left, for ~2 ms
 PHOTOMETRIC_LEVELS = 20.0  # a warped source pixel further than this (of 255, gray) from the current one is unreliable
 CUT_RELIABLE = 0.3  # less than this share of reliable pixels: a scene cut
 FEATHER_SIGMA = 1.0  # blur of the weight map (flow pixels): no hard seams where reliability ends
+DETAIL_SCALE = 4  # detail is what a 1/4-size copy of the picture lacks
+DETAIL_GAIN = 2.0  # at most this much contrast is given back to a blended pixel's detail
 
 
 def check_strength(strength: float) -> float:
@@ -118,7 +124,36 @@ class TemporalSmoother:
         carried = warp(previous, resize_flow(back, width, height))
         weight = cv2.resize(weight, (width, height), interpolation=cv2.INTER_LINEAR)
         self.blended += 1
-        return cv2.blendLinear(fresh, carried, 1.0 - weight, weight)
+        return restore_detail(cv2.blendLinear(fresh, carried, 1.0 - weight, weight), fresh)
+
+
+def _detail(image: np.ndarray, small: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """`image` (float32) less its low-pass copy, and that detail's energy (mean square, channels averaged) at `small`."""
+    height, width = image.shape[:2]
+    low = cv2.resize(cv2.resize(image, small, interpolation=cv2.INTER_AREA), (width, height),
+                     interpolation=cv2.INTER_LINEAR)
+    detail = image - low
+    energy = cv2.resize(np.mean(detail * detail, axis=2), small, interpolation=cv2.INTER_AREA)
+    return detail, energy
+
+
+def restore_detail(blended: np.ndarray, fresh: np.ndarray, scale: int = DETAIL_SCALE,
+                   gain: float = DETAIL_GAIN) -> np.ndarray:
+    """`blended` (uint8 RGB) with its local contrast raised back to that of `fresh`, never lowered.
+
+    Detail is the picture less a 1/`scale` low-pass copy; where the blend's
+    detail has less energy than the fresh frame's, it is amplified by the
+    square root of the ratio (at most `gain`). Where nothing was blended the two
+    agree and the picture is unchanged.
+    """
+    height, width = fresh.shape[:2]
+    small = (max(1, width // scale), max(1, height // scale))
+    detail, energy = _detail(blended.astype(np.float32), small)
+    _, fresh_energy = _detail(fresh.astype(np.float32), small)
+    boost = np.clip(np.sqrt((fresh_energy + 1.0) / (energy + 1.0)), 1.0, gain) - 1.0
+    boost = cv2.resize(boost, (width, height), interpolation=cv2.INTER_LINEAR)
+    restored = blended.astype(np.float32) + detail * boost[..., None]
+    return np.clip(restored, 0, 255).astype(np.uint8)
 
 
 def _reset_reason(history: _History | None, stylized: np.ndarray, look: object, fading: bool) -> str | None:
