@@ -1,11 +1,13 @@
 """Temporal smoothing: blends where the flow holds, keeps motion sharp, and resets at cuts and crossfades."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from helpers import shifted, texture
 from stylize import api
+from stylize.bench.flicker import video_frames
 from stylize.errors import OptionError
 from stylize.realtime.engines import TorchEngine
 from stylize.realtime.temporal import TemporalSmoother, check_strength
@@ -28,13 +30,15 @@ def test_a_still_scene_is_averaged_and_a_moving_one_is_not_smeared():
     assert moving.blended == 7 and moving.resets["start"] == 1
 
 
-def test_a_scene_cut_resets():
+@pytest.mark.parametrize("other", ["terryky_pexels_family", "lengstrom_fox"])
+def test_a_scene_cut_resets(shared, other):
+    street = next(iter(video_frames(str(shared / "media" / "terryky_pexels_street.mp4"), 160)))
+    cut = cv2.resize(next(iter(video_frames(str(shared / "media" / f"{other}.mp4"), 160))), street.shape[1::-1])
     smoother = TemporalSmoother(0.6)
-    first, second = texture(128, 96, seed=4), texture(128, 96, seed=5)
-    smoother(first, first)
-    smoother(first, first)
-    shown = smoother(second, second)
-    assert smoother.resets["cut"] == 1 and np.array_equal(shown, second)
+    smoother(street, street)
+    smoother(street, street)
+    shown = smoother(cut, cut)
+    assert smoother.resets["cut"] == 1 and smoother.blended == 1 and np.array_equal(shown, cut)
 
 
 def test_smoothing_resets_during_and_after_a_crossfade(one_torch_thread):
