@@ -81,3 +81,15 @@ def test_smoothing_resets_during_and_after_a_crossfade(one_torch_thread):
 def test_strength_out_of_range_is_an_option_error(strength):
     with pytest.raises(OptionError, match="--temporal-smoothing"):
         check_strength(strength)
+
+
+def test_the_api_engine_smooths_consecutive_frames(one_torch_thread):
+    import stylize
+
+    engine = stylize.engine("student", "torch", temporal_smoothing=0.5)
+    engine.set_style("starry-night")
+    frame = texture(64, 48, seed=7)
+    engine(frame)
+    engine(shifted(frame, 2, 0))
+    assert isinstance(engine.smoothing, stylize.TemporalSmoother)
+    assert engine.smoothing.strength == 0.5 and engine.smoothing.blended == 1
