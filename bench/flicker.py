@@ -186,8 +186,7 @@ def run(settings: Settings, out: str | None = None, write: bool = True) -> dict:
               "machine": machine, "flow": f"DIS {METRIC_PRESET}, full resolution, forward-backward consistency",
               **{name: report_.summary() for name, report_ in reports.items()}}
     if smoother is not None:
-        result["smoothing"] = {**smoother.summary(), "flow_side": smoother.estimator.max_side,
-                               "flow_preset": smoother.estimator.preset}
+        result["smoothing"] = smoother.summary()
         result["smoothed_over_per_frame"] = round(reports["smoothed"].mean / reports["per-frame"].mean, 3)
         result["target_ratio"] = TARGET_RATIO
     if settings.style:

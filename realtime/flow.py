@@ -53,7 +53,8 @@ class FlowEstimator:
     `max_side`: the long side (pixels) the frames are shrunk to before the
     flow is computed (None: full size); a quarter-size flow costs about a
     sixteenth and is smooth enough to warp stylized frames. `preset`:
-    "ultrafast", "fast" or "medium" (OpenCV's DIS presets).
+    "ultrafast", "fast" or "medium" (OpenCV's DIS presets). One estimator
+    holds one OpenCV DIS object: give each thread its own.
     """
 
     def __init__(self, max_side: int | None = 320, preset: str = "fast"):
