@@ -441,8 +441,21 @@ class TorchEngine(Engine):
             torch.cuda.current_stream(self.device).synchronize()  # the compute stream reads this style
         return prepared
 
+    def computing(self):
+        """A block with the compute stream current (on CUDA): work in it is ordered with the frames'."""
+        return self._frames.streams.computing() if self._frames is not None else contextlib.nullcontext()
+
+    @torch.inference_mode()
+    def device_pass(self, content: torch.Tensor) -> torch.Tensor:
+        """The current look's net alone on a 1x3xHxW tensor in [0,1] already on the device (no transfers,
+        no blending), on the compute stream: what a benchmark times to see the net's own cost."""
+        if self._current is None:
+            raise RuntimeError("set_style() must be called before stylizing")
+        with self.computing():
+            return self._run(self._current, content)
+
     def _interpolated(self, source: _Prepared, target: _Prepared, t: float) -> _Prepared:
-        with self._frames.streams.computing() if self._frames is not None else contextlib.nullcontext():
+        with self.computing():  # after the frames already queued, before the ones that use it
             return _Prepared(target.look, target.net, source.style.lerp(target.style, t))
 
     @staticmethod

@@ -1,4 +1,4 @@
-"""`stylize bench speed|quality|pipeline`: the benchmarks in bench/, each writing JSON + PNG."""
+"""`stylize bench speed|quality|pipeline|soak|suite`: the benchmarks in bench/, each writing JSON + PNG."""
 from __future__ import annotations
 
 import argparse
@@ -16,6 +16,7 @@ EXAMPLES = """examples:
   stylize bench quality                    # about half an hour on a quiet 2-core CPU
   stylize bench pipeline --seconds 20      # threaded live pipeline vs a naive loop
   stylize bench soak --minutes 20          # live's memory and fps over a long run with OSC changes
+  stylize bench suite --backends torch-cpu,onnxruntime-cpu --resolutions 480p   # the CPU rows
 
   # replace the results committed with the repository (run from its root)
   stylize bench speed --method student --backend onnxruntime --threads 2 -o bench/results
@@ -72,6 +73,26 @@ SOAK_EXAMPLES = """examples:
 
 `live` runs in a subprocess on a test pattern and serves MJPEG on 127.0.0.1;
 the frames a viewer receives give the fps, /proc/PID/status the RSS.
+"""
+
+
+SUITE_HELP = "backends x resolutions x nets: fps, capture-to-host latency, GPU memory and the ratio to a naive " \
+             "baseline timed in the same run"
+SUITE_EXAMPLES = """examples:
+  # the GPU rows (what bench/gpu_check.sh runs): every net at 480p, 720p, 1080p and 2160p
+  stylize bench suite --backends torch-cuda -o bench/results
+
+  # the CPU rows at 480p, 2 threads
+  stylize bench suite --backends torch-cpu,onnxruntime-cpu --resolutions 480p --threads 2
+
+  # a quick look at custom sizes, without the naive baseline
+  stylize bench suite --backends torch-cpu --resolutions 320x240 --nets student --seconds 1 --no-naive
+
+Backends: torch-cuda (TorchEngine on CUDA: two pinned buffers, bf16, channels_last,
+CUDA graphs), torch-staged-cpu (the same staged path with CPU threads standing in
+for the CUDA streams), torch-cpu (eager fp32), onnxruntime-cpu. The naive baseline
+is AdaIN VGG-r31 in eager fp32 with per-frame .cuda()/.cpu() and the style encoded
+every frame. Nets without registered weights are timed with random weights.
 """
 
 
@@ -135,6 +156,33 @@ def add_parser(verbs, parents) -> None:
     _add_output(soak)
     soak.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     soak.set_defaults(run=run_soak)
+
+    suite = benches.add_parser("suite", parents=parents, help=SUITE_HELP, description=sentence(SUITE_HELP),
+                               epilog=SUITE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    suite.add_argument("--backends", default="torch-cuda",
+                       help="comma-separated: torch-cuda, torch-staged-cpu, torch-cpu, onnxruntime-cpu "
+                            "(default torch-cuda)")
+    suite.add_argument("--resolutions", default="480p,720p,1080p,2160p",
+                       help="comma-separated names (480p, 720p, 1080p, 2160p) or WxH (default: all four names)")
+    suite.add_argument("--nets", default="adain,student,aesfa", help="comma-separated (default adain,student,aesfa)")
+    suite.add_argument("--seconds", type=positive_float, default=3.0, help="timed seconds per row (default 3)")
+    suite.add_argument("--warmup", type=int, default=6, help="frames before timing each row; CUDA graphs are "
+                                                             "captured in these (default 6)")
+    suite.add_argument("--precision", choices=("bf16", "fp16", "fp32"), default="bf16",
+                       help="torch-cuda's autocast precision (default bf16)")
+    suite.add_argument("--no-graphs", dest="graphs", action="store_false", help="torch-cuda without CUDA graphs")
+    suite.add_argument("--compile", action="store_true", help="torch.compile the nets on torch-cuda "
+                                                              "(adds seconds per shape)")
+    suite.add_argument("--no-naive", dest="naive", action="store_false", help="skip the naive baseline")
+    suite.add_argument("--style-size", type=int, default=512,
+                       help="side of the style image the naive baseline encodes every frame (default 512, "
+                            "pytorch-AdaIN's)")
+    suite.add_argument("--min-frames", type=int, default=5, help="frames per row at least (default 5)")
+    suite.add_argument("--threads", type=int, help="CPU threads for torch and ONNX Runtime (default: all)")
+    suite.add_argument("--name", default="suite", help="file stem of the results (default suite)")
+    _add_output(suite)
+    suite.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    suite.set_defaults(run=run_suite)
 
 
 def _add_common(parser) -> None:
@@ -223,3 +271,26 @@ def run_soak(args) -> int:
     result = soak.run(settings, args.output)
     _show(args, result, soak.format_result(result))
     return 0
+
+
+def run_suite(args) -> int:
+    from stylize.bench import suite
+
+    if args.threads is not None and args.threads < 1:
+        raise UserError(f"--threads must be at least 1, got {args.threads}")
+    if not args.name or Path(args.name).name != args.name:
+        raise UserError(f"--name is a file stem without folders, got {args.name!r}; the folder is -o")
+    settings = suite.Settings(backends=_names(args.backends), resolutions=_names(args.resolutions),
+                              nets=_names(args.nets), seconds=args.seconds, warmup=args.warmup,
+                              naive=args.naive, precision=args.precision, graphs=args.graphs,
+                              compile=args.compile, threads=args.threads, name=args.name,
+                              style_size=args.style_size, min_frames=args.min_frames)
+    print(f"suite: {len(settings.backends) * len(settings.resolutions) * len(settings.nets)} rows, "
+          f"{args.seconds:g} s each ...", file=sys.stderr)
+    result = suite.run(settings, args.output)
+    _show(args, result, suite.format_result(result))
+    return 0
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
