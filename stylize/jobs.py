@@ -21,9 +21,8 @@ from stylize.errors import InputError, OptionError, OutputError, StylizeError
 from stylize.imageio import read_image, resize_to
 from stylize.models import registry
 from stylize.realtime.engines import Engine, Look, color_mode
+from stylize.realtime import sinks  # its PyAV sinks load when named, so the engines import without PyAV
 from stylize.realtime.pipeline import Pipeline, StopReason, write_stats
-from stylize.realtime.sinks import VideoWriter
-from stylize.realtime.sinks.encoding import encoded_size
 from stylize.realtime.sources import VideoFile
 from stylize.realtime.tiling import OVERLAP, PIXEL_BUDGET, TILE, TilingNote, needs_tiles, stylize_tiled
 from stylize.sizes import check_pixels
@@ -125,11 +124,13 @@ def stylize_video_file(source: str | os.PathLike, target: str | os.PathLike, loo
     input InputError, all before any frame is stylized.
     """
     source, target = Path(source), Path(target)
+    from stylize.realtime.sinks.encoding import encoded_size  # PyAV
+
     _check_video_paths(source, target, stats_path)
     started = time.perf_counter()
     with _open_video(source, size) as video:
-        writer = VideoWriter(target, audio_from=source, total_frames=video.frame_count, lossless=True,
-                             progress=progress)
+        writer = sinks.VideoWriter(target, audio_from=source, total_frames=video.frame_count, lossless=True,
+                                   progress=progress)
         run = Pipeline(video, engine, [look], [writer], lossless=True).run()
     run.stats["backend"] = backend_label(engine)
     if stats_path is not None:

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The GPU check: everything GPU-side in one run of at most 5 minutes on an H200.
+#
+#   bash bench/gpu_check.sh OUTDIR            # on the GPU machine, from the repository root
+#   bash bench/gpu_check.sh --dry-run OUTDIR  # the same steps on the CPU at tiny sizes (CI runs this)
+#
+# 1. makes the project importable without its dependencies (pip install --no-deps
+#    --no-build-isolation -e ., else a path setup), unless it already imports from this tree;
+# 2. checks that every GPU-path module imports without PyAV and python-osc (the GPU machine has neither);
+# 3. runs the gpu-marked tests (pytest -m gpu; on the CPU they skip);
+# 4. runs the GPU rows of the benchmark suite (torch-cuda: every net at 480p, 720p, 1080p, 2160p,
+#    next to the naive baseline) and writes OUTDIR/suite.json, OUTDIR/suite.png and OUTDIR/check.log.
+# Weights: STYLIZE_WEIGHTS, else .gpu-carry/weights when staged (bench/gpu_train.sh --stage); the suite
+# times nets without weights with random ones (the cost is the same) and says so.
+set -uo pipefail
+
+dry=0
+if [ "${1:-}" = "--dry-run" ]; then dry=1; shift; fi
+if [ $# -ne 1 ]; then
+    echo "usage: bash bench/gpu_check.sh [--dry-run] OUTDIR" >&2
+    exit 2
+fi
+out=$1
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo" || exit 2
+mkdir -p "$out" || exit 2
+out=$(cd "$out" && pwd)
+py=${PYTHON:-python3}
+command -v "$py" >/dev/null || py=python
+export PYTHONUNBUFFERED=1
+export STYLIZE_CACHE=${STYLIZE_CACHE:-$(mktemp -d)}
+if [ -z "${STYLIZE_WEIGHTS:-}" ] && [ -d .gpu-carry/weights ]; then export STYLIZE_WEIGHTS=$repo/.gpu-carry/weights; fi
+log=$out/check.log
+: >"$log"
+say() { echo "gpu_check: $*" | tee -a "$log"; }
+step() { say "$1"; shift; "$@" 2>&1 | tee -a "$log"; return "${PIPESTATUS[0]}"; }
+failed=0
+
+# 1. the project, importable from this tree
+if ! "$py" -c "import stylize.realtime, sys; sys.exit(not stylize.realtime.__file__.startswith('$repo/'))" 2>/dev/null; then
+    if [ $dry = 1 ]; then say "the project does not import from $repo; install it first (pip install -e .)"; exit 2; fi
+    step "installing the project without dependencies" "$py" -m pip install -q --no-deps --no-build-isolation -e . \
+        || { say "pip install failed; no other way to map models/, realtime/ ... onto stylize.*"; exit 2; }
+fi
+
+# 2. the GPU path imports without av and pythonosc
+step "checking imports without av and pythonosc" "$py" -m stylize.bench.gpu_imports || failed=1
+
+# 3. the gpu-marked tests (only the files that hold some: the others may need PyAV to be collected)
+mapfile -t gpu_tests < <(grep -rl --include='test_*.py' -e 'mark.gpu' tests | sort)
+step "pytest -m gpu ${gpu_tests[*]}" "$py" -m pytest -m gpu -q -p no:cacheprovider "${gpu_tests[@]}" || failed=1
+
+# 4. the suite's GPU rows
+if [ $dry = 1 ]; then
+    rows=(--backends torch-staged-cpu --resolutions 40x32 --nets student,adain --seconds 0.05 --warmup 1
+          --min-frames 2 --style-size 32 --threads 1)
+else
+    rows=(--backends torch-cuda --resolutions 480p,720p,1080p,2160p --nets adain,student,aesfa --seconds 2)
+fi
+step "bench suite ${rows[*]}" "$py" -m stylize bench suite "${rows[@]}" -o "$out" --name suite || failed=1
+
+say "$([ $failed = 0 ] && echo passed || echo FAILED); results in $out"
+exit $failed
