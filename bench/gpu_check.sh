@@ -21,27 +21,13 @@ if [ $# -ne 1 ]; then
     exit 2
 fi
 out=$1
-repo=$(cd "$(dirname "$0")/.." && pwd)
-cd "$repo" || exit 2
 mkdir -p "$out" || exit 2
 out=$(cd "$out" && pwd)
-py=${PYTHON:-python3}
-command -v "$py" >/dev/null || py=python
-export PYTHONUNBUFFERED=1
-export STYLIZE_CACHE=${STYLIZE_CACHE:-$(mktemp -d)}
-if [ -z "${STYLIZE_WEIGHTS:-}" ] && [ -d .gpu-carry/weights ]; then export STYLIZE_WEIGHTS=$repo/.gpu-carry/weights; fi
 log=$out/check.log
 : >"$log"
-say() { echo "gpu_check: $*" | tee -a "$log"; }
-step() { say "$1"; shift; "$@" 2>&1 | tee -a "$log"; return "${PIPESTATUS[0]}"; }
+# 1. the project importable from this tree, the weights, the shared helpers
+source "$(dirname "$0")/gpu_env.sh"
 failed=0
-
-# 1. the project, importable from this tree
-if ! "$py" -c "import stylize.realtime, sys; sys.exit(not stylize.realtime.__file__.startswith('$repo/'))" 2>/dev/null; then
-    if [ $dry = 1 ]; then say "the project does not import from $repo; install it first (pip install -e .)"; exit 2; fi
-    step "installing the project without dependencies" "$py" -m pip install -q --no-deps --no-build-isolation -e . \
-        || { say "pip install failed; no other way to map models/, realtime/ ... onto stylize.*"; exit 2; }
-fi
 
 # 2. the GPU path imports without av and pythonosc
 step "checking imports without av and pythonosc" "$py" -m stylize.bench.gpu_imports || failed=1

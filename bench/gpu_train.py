@@ -39,7 +39,7 @@ def stage(target: Path, shared: Path, runs: Path, short_side: int = 384, limit: 
     the VGG weights and any checkpoints into `target`."""
     import cv2
 
-    from stylize.imageio import list_images, read_image, write_image
+    from stylize.imageio import list_images, read_image
 
     if target.exists():
         raise InputError(f"--stage {target}: already exists; remove it first")
@@ -50,10 +50,13 @@ def stage(target: Path, shared: Path, runs: Path, short_side: int = 384, limit: 
         for path in images:
             image = read_image(path)
             scale = short_side / min(image.shape[:2])
-            if scale < 1:
-                image = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)),
-                                   interpolation=cv2.INTER_AREA)
-            write_image(target / part / (Path(path).stem + ".jpg"), image)
+            if scale >= 1:  # already no bigger than training shrinks it to: the file as it is
+                shutil.copy2(path, target / part / Path(path).name)
+                continue
+            image = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)),
+                               interpolation=cv2.INTER_AREA)
+            ok, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+            (target / part / (Path(path).stem + ".jpg")).write_bytes(data.tobytes())
         counts[part] = len(images)
     vgg = shared / "weights" / "vgg19_normalised"
     shutil.copytree(vgg, target / "weights" / vgg.name)
@@ -136,7 +139,10 @@ def train_one(kind: str, data: Path, work: Path, out: Path, seconds: float, args
 
 def train_all(data: Path, out: Path, args) -> dict:
     """Every net in KINDS within `args.seconds`, each its share of what is left."""
-    work = Path(args.work) if args.work else out.parent / f".{out.name}-work"
+    import tempfile
+
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="gpu-train-"))  # not in OUT: only the
+    # tars and the summary go back
     deadline = time.perf_counter() + args.seconds
     runs = []
     left = list(args.nets)
@@ -170,7 +176,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--device", default="auto", help="auto, cuda or cpu (default auto)")
     p.add_argument("--sample-every", type=int, default=500, help="steps between samples and checkpoints")
     p.add_argument("--margin", type=float, default=3.0, help="seconds kept per net for export and packing")
-    p.add_argument("--work", help="folder for the runs themselves (default: beside OUT)")
+    p.add_argument("--work", help="folder for the runs themselves (default: a new temporary folder)")
     args = p.parse_args(argv)
     args.nets = tuple(n.strip() for n in args.nets.split(",") if n.strip())
     if not set(args.nets) <= set(KINDS) or not args.nets:
