@@ -146,6 +146,12 @@ def add_parser(verbs, parents) -> None:
     _add_output(pipeline)
     pipeline.set_defaults(run=run_pipeline)
 
+    _add_soak(benches, parents)
+
+    _add_suite(benches, parents)
+
+
+def _add_soak(benches, parents) -> None:
     soak = benches.add_parser("soak", parents=parents, help=SOAK_HELP, description=sentence(SOAK_HELP),
                               epilog=SOAK_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     soak.add_argument("--minutes", type=positive_float, default=20.0, help="length of the run (default 20)")
@@ -157,6 +163,8 @@ def add_parser(verbs, parents) -> None:
     soak.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     soak.set_defaults(run=run_soak)
 
+
+def _add_suite(benches, parents) -> None:
     suite = benches.add_parser("suite", parents=parents, help=SUITE_HELP, description=sentence(SUITE_HELP),
                                epilog=SUITE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     suite.add_argument("--backends", default="torch-cuda",
