@@ -284,31 +284,48 @@ def weights_digest(method: str, net: nn.Module) -> str:
     return digest.hexdigest()
 
 
-def cache_path(method: str, net: nn.Module, size: tuple[int, int] | None = None) -> Path:
-    """Where the export of `net` lives in the user cache; fixed-size graphs also key by size."""
+def cache_path(method: str, net: nn.Module, size: tuple[int, int] | None = None, precision: str = "fp32",
+               calibration: Sequence[str | os.PathLike] = ()) -> Path:
+    """Where the export of `net` lives in the user cache; fixed-size graphs also key by size, int8 graphs
+    by the bytes of their calibration photos."""
     name = f"{method}-{weights_digest(method, net)[:20]}"
     if not is_dynamic(method):
         height, width = size or EXPORT_SIZE
         name += f"-{width}x{height}"
+    if precision != "fp32":
+        name += f"-{precision}"
+    if calibration:
+        digest = hashlib.sha256()
+        for photo in calibration:
+            digest.update(Path(photo).read_bytes())
+        name += f"-{digest.hexdigest()[:12]}"
     return weights.cache_dir() / "onnx" / f"{name}.onnx"
 
 
-def cached_onnx(method: str, *, net: nn.Module | None = None, size: tuple[int, int] | None = None) -> Path:
+def cached_onnx(method: str, *, net: nn.Module | None = None, size: tuple[int, int] | None = None,
+                precision: str = "fp32", calibration: Sequence[str | os.PathLike] = ()) -> Path:
     """The ONNX file for `method`, exported and parity-checked on first use, then reused.
 
-    size (height, width) is only used by fixed-size graphs (Engstrom nets).
+    size (height, width) is only used by fixed-size graphs (Engstrom nets);
+    precision and calibration as for export_onnx (int8 is checked on its first calibration photo).
     """
     net = (net if net is not None else zoo.load(method)).eval()
-    path = cache_path(method, net, size)
+    path = cache_path(method, net, size, precision, calibration)
     if path.is_file():
         os.utime(path)  # most recently used: the last to be evicted
         return path
     # Export beside the final name and check parity before it becomes visible,
     # so the cache never holds a graph that failed its check.
     candidate = path.with_name(f".{path.stem}.{os.getpid()}.onnx")
+    photo = None
+    if calibration:
+        from stylize.imageio import read_image
+
+        photo = read_image(calibration[0])
     try:
-        export_onnx(method, candidate, net=net, size=size)
-        check_parity(method, candidate, net=net, size=None if is_dynamic(method) else size)
+        export_onnx(method, candidate, net=net, size=size, precision=precision, calibration=calibration)
+        check_parity(method, candidate, net=net, size=None if is_dynamic(method) else size, precision=precision,
+                     content=photo)
         os.replace(candidate, path)
     finally:
         candidate.unlink(missing_ok=True)
@@ -317,10 +334,12 @@ def cached_onnx(method: str, *, net: nn.Module | None = None, size: tuple[int, i
 
 
 def cached_session(method: str, *, net: nn.Module | None = None, size: tuple[int, int] | None = None,
-                   threads: int | None = None, providers: Sequence[str] | None = None):
-    """An ONNX Runtime session on the cached export; a cached file that fails to load is exported again."""
+                   threads: int | None = None, providers: Sequence[str] | None = None, **variant):
+    """An ONNX Runtime session on the cached export; a cached file that fails to load is exported again.
+
+    variant: precision and calibration, as for cached_onnx."""
     net = (net if net is not None else zoo.load(method)).eval()
-    path = cached_onnx(method, net=net, size=size)
+    path = cached_onnx(method, net=net, size=size, **variant)
     try:
         return open_session(path, threads, providers)
     except UserError:
@@ -328,7 +347,7 @@ def cached_session(method: str, *, net: nn.Module | None = None, size: tuple[int
         # the cache is ours to repair, so the user never has to clear it by hand.
         path.unlink(missing_ok=True)
         log.warning("stylize: the cached ONNX export %s was corrupt; exported it again", path)
-        return open_session(cached_onnx(method, net=net, size=size), threads, providers)
+        return open_session(cached_onnx(method, net=net, size=size, **variant), threads, providers)
 
 
 def evict(folder: Path, keep: Path, limit_bytes: int = CACHE_LIMIT_BYTES) -> list[Path]:

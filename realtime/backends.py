@@ -145,4 +145,6 @@ def label(engine: Engine) -> str:
         device = getattr(engine, "device", None)
         where = device.type if device is not None else None
     text = f"{engine.backend} {where}" if where else engine.backend
+    if getattr(engine, "precision", "fp32") != "fp32":
+        text += f" {engine.precision}"
     return f"{text} (auto)" if getattr(engine, "chosen_by_auto", False) else text

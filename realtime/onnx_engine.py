@@ -15,6 +15,7 @@ actually runs on (ORT falls back to the CPU when a GPU provider cannot start).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -41,16 +42,20 @@ class OnnxEngine(Engine):
     backend = "onnxruntime"
 
     def __init__(self, threads: int | None = None, providers: Sequence[str] | None = None,
-                 nets: dict[str, torch.nn.Module] | None = None, depth: int | None = None):
+                 nets: dict[str, torch.nn.Module] | None = None, depth: int | None = None,
+                 precision: str = "fp32", calibration: Sequence[str | os.PathLike] = ()):
         """threads: ORT intra-op threads (None: one per core). providers: ORT execution providers.
         nets: method name → ready torch net (e.g. built in memory); others load from registered weights.
-        depth: frames in flight on the async path (default 2 when CUDA leads the providers, else 1).
+        depth: frames in flight on the async path (default 2 when a GPU provider leads, else 1).
+        precision: the graphs' (export/onnx.py PRECISIONS); int8 is calibrated on the `calibration` photos.
         """
         self.providers = list(providers or [CPU_PROVIDER])
         on_gpu = self.providers[0] in GPU_PROVIDERS and torch.cuda.is_available()
         self.device = torch.device("cuda" if on_gpu else "cpu")
         super().__init__(depth or (2 if on_gpu else 1))
         self.threads = threads
+        self.precision = precision
+        self._variant = {"precision": precision, "calibration": tuple(calibration)}
         self._nets: dict[str, torch.nn.Module] = {name: net.eval() for name, net in (nets or {}).items()}
         self._sessions: dict[tuple, object] = {}
 
@@ -66,7 +71,8 @@ class OnnxEngine(Engine):
         key = (method,) if onnx_export.is_dynamic(method) else (method, height, width)
         if key not in self._sessions:
             self._sessions[key] = onnx_export.cached_session(method, net=net, size=(height, width),
-                                                             threads=self.threads, providers=self.providers)
+                                                             threads=self.threads, providers=self.providers,
+                                                             **self._variant)
         return self._sessions[key]
 
     @property
