@@ -58,10 +58,13 @@ def calibration_styles(method: str, net: nn.Module) -> list:
 
 
 def calibration_feeds(method: str, net: nn.Module, photos: list[Path],
-                      size: tuple[int, int] = CALIBRATION_SIZE) -> list[dict[str, np.ndarray]]:
-    """One set of graph inputs per photo: the photo in [0,1] and a look's style inputs, looks taken in turn."""
+                      size: tuple[int, int] | None = None) -> list[dict[str, np.ndarray]]:
+    """One set of graph inputs per photo: the photo in [0,1] and a look's style inputs, looks taken in turn.
+
+    size (height, width): each photo's; None: CALIBRATION_SIZE."""
     from stylize.export.onnx import CONTENT, style_feeds
 
+    size = size or CALIBRATION_SIZE
     styles = calibration_styles(method, net)
     feeds = []
     for index, photo in enumerate(photos):
@@ -87,5 +90,18 @@ def quantize_int8(source: str | os.PathLike, target: str | os.PathLike, feeds: l
     quantize_static(str(source), str(target), Reader(), quant_format=QuantFormat.QDQ,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=per_channel,
                     op_types_to_quantize=QUANTISED_OPS, calibrate_method=CalibrationMethod.MinMax,
+                    nodes_to_exclude=style_convolutions(source),
                     extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})
     return Path(target)
+
+
+def style_convolutions(path: str | os.PathLike) -> list[str]:
+    """The convolutions whose kernels are graph inputs (AesFA's, predicted from the style): they stay float,
+    since a range calibrated on a few looks would clip another look's kernels."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    constants = {init.name for init in graph.initializer}
+    constants |= {out for node in graph.node if node.op_type == "Constant" for out in node.output}
+    return [node.name for node in graph.node
+            if node.op_type in QUANTISED_OPS and len(node.input) > 1 and node.input[1] not in constants]

@@ -24,8 +24,9 @@ from stylize.errors import OptionError
 from stylize.realtime.engines import Engine, TorchEngine
 
 AUTO = "auto"
-# The faster CPU backend for the default net at 640x480 with 2 threads: torch 31.0 fps, onnxruntime
-# 28.4 fps (bench/results/speed_student_{torch,onnxruntime}_640x480_t2.json).
+# The faster CPU backend for the default net with 2 threads, interleaved in one run: onnxruntime / torch
+# fps 0.976 at 640x480 and 0.986 at 1280x720 (bench/results/int8_student_t2.json; separate runs agree:
+# torch 31.0, onnxruntime 28.4 fps in speed_student_{torch,onnxruntime}_640x480_t2.json).
 CPU_AUTO = "torch"
 TENSORRT_EXTRA = 'pip install "stylize[tensorrt]"'
 # ONNX Runtime's GPU providers, best first; the CPU provider closes every list.
