@@ -8,6 +8,7 @@ import stat
 import numpy as np
 import pytest
 
+from stylize.cli import main
 from stylize.export import onnx as ox
 
 
@@ -54,17 +55,19 @@ def test_int8_export_checks_on_a_photo(cli, tmp_path, shared):
     (["--size", "320x240"], "any size"),
     (["--int8", "--calibrate", "/nonexistent"], "not a folder"),
 ])
-def test_bad_options_are_one_line_and_exit_2(cli, tmp_path, flags, words):
-    result = cli("export", "onnx", "--method", "student", "-o", tmp_path / "x.onnx", *flags)
-    assert result.returncode == 2 and len(lines(result)) == 1 and words in lines(result)[0], result.stderr
+def test_bad_options_are_one_line_and_exit_2(capsys, tmp_path, flags, words):
+    code = main(["export", "onnx", "--method", "student", "-o", str(tmp_path / "x.onnx"), *flags])
+    stderr = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(stderr) == 1 and words in stderr[0], stderr
     assert not list(tmp_path.iterdir())
 
 
-def test_an_unknown_method_and_a_missing_folder_are_refused(cli, tmp_path):
-    unknown = cli("export", "onnx", "--method", "picasso", "-o", tmp_path / "x.onnx")
-    assert unknown.returncode == 2 and "choose from" in lines(unknown)[0]
-    nowhere = cli("export", "onnx", "--method", "student", "-o", tmp_path / "no" / "x.onnx")
-    assert nowhere.returncode == 2 and "does not exist" in lines(nowhere)[0]
+@pytest.mark.parametrize("method, output, words", [("picasso", "x.onnx", "choose from"),
+                                                   ("student", "no/x.onnx", "does not exist")])
+def test_an_unknown_method_and_a_missing_folder_are_refused(capsys, tmp_path, method, output, words):
+    code = main(["export", "onnx", "--method", method, "-o", str(tmp_path / output)])
+    stderr = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(stderr) == 1 and words in stderr[0], stderr
 
 
 @pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT is installed here")
