@@ -133,14 +133,11 @@ def create(name: str = AUTO, threads: int | None = None, nets: Nets = None) -> E
     reason = missing(chosen)
     if reason is not None:
         raise OptionError(reason)
-    engine = get(chosen).build(threads, nets)
-    engine.chosen_by_auto = name == AUTO
-    return engine
+    return get(chosen).build(threads, nets)
 
 
 def label(engine: Engine) -> str:
-    """The backend and where it runs, e.g. "torch cpu", "onnxruntime CPUExecutionProvider"; "(auto)" when
-    `auto` chose it."""
+    """The backend and where it runs, e.g. "torch cpu", "onnxruntime CPUExecutionProvider"."""
     where = getattr(engine, "provider", None)
     if where is None:
         device = getattr(engine, "device", None)
@@ -148,4 +145,4 @@ def label(engine: Engine) -> str:
     text = f"{engine.backend} {where}" if where else engine.backend
     if getattr(engine, "precision", "fp32") != "fp32":
         text += f" {engine.precision}"
-    return f"{text} (auto)" if getattr(engine, "chosen_by_auto", False) else text
+    return text

@@ -49,7 +49,8 @@ def add_parser(verbs, parents) -> None:
                       help="photos read from --calibrate, first by name (default 32)")
     onnx.add_argument("--check", action="store_true", help="compare with torch at two sizes; exit 1 if it differs")
     onnx.add_argument("--print-io", action="store_true", help="list the graph's inputs and outputs (without "
-                                                              "--method: every net's)")
+                                                              "-o: export to a temporary file; without --method: "
+                                                              "every net's)")
     onnx.set_defaults(run=run_onnx)
     trt = kinds.add_parser("tensorrt", parents=parents, help="a TensorRT engine (NVIDIA GPUs)", epilog=EXAMPLES,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -71,8 +72,8 @@ def _add_common(parser) -> None:
 
 # --------------------------------------------------------------------- onnx --
 def run_onnx(args) -> int:
-    if args.print_io and not args.method and not args.output:
-        return print_every_graph()
+    if args.print_io and not args.output:
+        return print_graphs([registry.get(args.method).method] if args.method else registry.methods())
     method, output, size = _plan(args)
     precision = "fp16" if args.fp16 else "int8" if args.int8 else "fp32"
     photos = _calibration(args)
@@ -189,14 +190,14 @@ def print_io(method: str, path: Path) -> None:
             print(f"  {kind} {value.name:<22} {value.type.replace('tensor(', '').rstrip(')'):<8} {shape}")
 
 
-def print_every_graph() -> int:
-    """--print-io without --method: export each registered net whose weights are here, list its graph."""
+def print_graphs(methods: list[str]) -> int:
+    """--print-io without -o: export each net (whose weights are here) to a temporary file, list its graph."""
     from stylize.errors import WeightsError
     from stylize.export import onnx as onnx_export
     from stylize.models import zoo
 
     with tempfile.TemporaryDirectory(prefix="stylize-io-") as folder:
-        for method in registry.methods():
+        for method in methods:
             try:
                 net = zoo.load(method)
             except WeightsError as exc:
