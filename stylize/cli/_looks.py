@@ -1,12 +1,15 @@
 """Shared by `image`, `live` and `video`: the look options, turned into Looks (stylize.api) and an engine."""
 from __future__ import annotations
 
+import sys
+
 from stylize import api
 from stylize.errors import OptionError
 from stylize.jobs import backend_label  # noqa: F401 (live and video print it)
 from stylize.models import looks as builtin_looks
 from stylize.models import registry, weights
 from stylize.models.color import COLOR_MODES
+from stylize.realtime import backends
 from stylize.realtime.engines import Engine, Look
 from stylize.sizes import finite_float
 
@@ -27,9 +30,10 @@ def add_look_options(parser, several: bool, gatys: bool = False) -> None:
                             "brightness patterns; 'match' recolours the stylized picture to the original's palette")
     group.add_argument("--size", type=int, help="long side of the stylized picture in pixels "
                                                 "(default: the source's size)")
-    group.add_argument("--backend", choices=api.BACKENDS, default="auto",
-                       help="how the net runs: torch (CUDA when available, else CPU) or onnxruntime (CPU; "
-                            "exports each net once); auto is torch")
+    group.add_argument("--backend", choices=api.BACKENDS,
+                       help="how the net runs: torch (CUDA when available, else CPU), onnxruntime (the exported "
+                            "graph; CUDA/TensorRT providers when present, else CPU) or tensorrt (NVIDIA GPUs); "
+                            "auto (the default) picks the fastest present; given explicitly, it says which")
 
 
 def split(text: str | None) -> list[str]:
@@ -37,7 +41,7 @@ def split(text: str | None) -> list[str]:
 
 
 def check_common(args) -> None:
-    api.check_options(args.alpha, args.size, args.backend, args.preserve_color)
+    api.check_options(args.alpha, args.size, args.backend or backends.AUTO, args.preserve_color)
 
 
 def build_looks(args, several: bool) -> list[Look]:
@@ -67,5 +71,8 @@ def build_looks(args, several: bool) -> list[Look]:
 
 
 def make_engine(args) -> Engine:
-    """The engine for --backend, set to --alpha and --preserve-color."""
-    return api.new_engine(args.backend, args.alpha, args.preserve_color)
+    """The engine for --backend, set to --alpha and --preserve-color; an explicit `--backend auto` says what it chose."""
+    engine = api.new_engine(args.backend or backends.AUTO, args.alpha, args.preserve_color)
+    if args.backend == backends.AUTO:
+        print(f"stylize: --backend auto chose {backend_label(engine)}", file=sys.stderr)
+    return engine

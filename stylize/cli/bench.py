@@ -105,8 +105,8 @@ def add_parser(verbs, parents) -> None:
                                epilog=SPEED_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     speed.add_argument("--method", required=True, help="student, aesfa, adain or a fast net such as candy")
     speed.add_argument("--resolution", default="640x480", metavar="WxH", help="frame size (default 640x480)")
-    speed.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
-                       help="eager torch on the CPU, or the ONNX export in ONNX Runtime (default torch)")
+    speed.add_argument("--backend", choices=("torch", "onnxruntime", "onnxruntime-int8"), default="torch",
+                       help="eager torch (CPU), the ONNX export in ONNX Runtime, or its int8 form (default torch)")
     speed.add_argument("--threads", type=int, help="CPU threads for the net and the baseline "
                                                    "(default: every core this process may use)")
     speed.add_argument("--seconds", type=positive_float, default=10.0,
