@@ -16,9 +16,10 @@ import sys
 BLOCKED = ("av", "pythonosc")
 GPU_PATH = (
     "stylize.realtime.engines", "stylize.realtime.cuda_frames", "stylize.realtime.cuda_graphs",
-    "stylize.realtime.onnx_engine", "stylize.bench.suite", "stylize.bench.plots", "stylize.bench.report",
+    "stylize.realtime.onnx_engine", "stylize.realtime.backends", "stylize.realtime.tensorrt_engine",
+    "stylize.export.onnx", "stylize.export.tensorrt", "stylize.bench.suite", "stylize.bench.plots", "stylize.bench.report",
     "stylize.bench.nets", "stylize.bench.speed", "stylize.bench.gpu_train", "stylize.offline.train",
-    "stylize.cli", "stylize.cli.bench", "stylize.cli.train",
+    "stylize.cli", "stylize.cli.bench", "stylize.cli.train", "stylize.cli.export",
 )
 
 
