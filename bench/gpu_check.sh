@@ -8,7 +8,7 @@
 #    --no-build-isolation -e ., else a path setup), unless it already imports from this tree;
 # 2. checks that every GPU-path module imports without PyAV and python-osc (the GPU machine has neither);
 # 3. runs the gpu-marked tests (pytest -m gpu; on the CPU they skip);
-# 4. runs the GPU rows of the benchmark suite (torch-cuda: every net at 480p, 720p, 1080p, 2160p,
+# 4. runs the GPU rows of the benchmark suite (torch on CUDA: every net at 480p, 720p, 1080p, 2160p,
 #    next to the naive baseline) and writes OUTDIR/suite.json, OUTDIR/suite.png and OUTDIR/check.log.
 # Weights: STYLIZE_WEIGHTS, else .gpu-carry/weights when staged (bench/gpu_train.sh --stage); the suite
 # times nets without weights with random ones (the cost is the same) and says so.
@@ -38,10 +38,10 @@ step "pytest -m gpu ${gpu_tests[*]}" "$py" -m pytest -m gpu -q -p no:cacheprovid
 
 # 4. the suite's GPU rows
 if [ $dry = 1 ]; then
-    rows=(--backends torch-staged-cpu --resolutions 40x32 --nets student,adain --seconds 0.05 --warmup 1
+    rows=(--device cpu --backends torch-staged --resolutions 40x32 --nets student,adain --seconds 0.05 --warmup 1
           --min-frames 2 --style-size 32 --threads 1)
 else
-    rows=(--backends torch-cuda --resolutions 480p,720p,1080p,2160p --nets adain,student,aesfa --seconds 2)
+    rows=(--device cuda --backends torch --resolutions 480p,720p,1080p,2160p --nets adain,student,aesfa --seconds 2)
 fi
 step "bench suite ${rows[*]}" "$py" -m stylize bench suite "${rows[@]}" -o "$out" --name suite || failed=1
 

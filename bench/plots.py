@@ -55,7 +55,7 @@ def suite_chart(result: dict) -> np.ndarray:
     for resolution in dict.fromkeys(row["resolution"] for row in rows):
         baseline = next(entry for entry in result["baselines"] if entry["resolution"] == resolution)
         for row in (row for row in rows if row["resolution"] == resolution):
-            colour = colours.setdefault(row["backend"], PALETTE[len(colours) % len(PALETTE)])
+            colour = colours.setdefault(f"{row['backend']} ({row['device']})", PALETTE[len(colours) % len(PALETTE)])
             _bar(canvas, row, baseline, colour, axis, left, span, y, bar)
             y += bar + gap
         y += 16
@@ -72,7 +72,7 @@ def _bar(canvas, row: dict, baseline: dict, colour, axis, left: int, span: int, 
     cv2.rectangle(canvas, (left, y), (end, y + bar), colour, -1)
     ratio = f"  x{row['ratio_to_naive']:g}" if row.get("ratio_to_naive") else ""
     cv2.putText(canvas, f"{row['fps']:.4g} fps{ratio}", (end + 6, y + bar - 4), FONT, 0.42, INK, 1, cv2.LINE_AA)
-    naive = baseline.get("cuda" if row["backend"] == "torch-cuda" else "cpu")
+    naive = baseline.get(row["device"])
     if naive:
         x = _x(naive["fps"], axis, left, span)
         cv2.line(canvas, (x, y - 2), (x, y + bar + 2), GREY, 3)

@@ -20,11 +20,12 @@ device-resident frame, timed with CUDA events) and the compute floor: the
 net's FLOPs per frame (counted with torch's FlopCounterMode) over the GPU's
 dense bf16 rate, so a row says how close it came and what bounds it.
 
-Backends:
-  torch-cuda        TorchEngine on CUDA: uint8 through two pinned buffers, bf16, channels_last, CUDA graphs
-  torch-staged-cpu  the same staged engine path with CPU threads for the CUDA streams (a dry run of torch-cuda)
-  torch-cpu         TorchEngine on the CPU, eager fp32
-  onnxruntime-cpu   the ONNX export in ONNX Runtime on the CPU
+Backends (the names `bench speed --backend` and `--backend` use; `device` says where torch runs):
+  torch         TorchEngine: on CUDA, uint8 through two pinned buffers, bf16, channels_last, CUDA graphs;
+                on the CPU, eager fp32
+  torch-staged  (CPU only) TorchEngine's CUDA path with CPU threads standing in for the CUDA streams:
+                a dry run of torch on CUDA
+  onnxruntime   the ONNX export in ONNX Runtime (its CPU provider)
 
 Results: suite.json and suite.png (--name changes the stem) in the folder given.
 """
@@ -47,13 +48,13 @@ from stylize.realtime.engines import CudaOptions, Engine, Look, TorchEngine
 from stylize.sizes import parse_wxh
 
 RESOLUTIONS = {"480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080), "2160p": (3840, 2160)}
-BACKENDS = ("torch-cuda", "torch-staged-cpu", "torch-cpu", "onnxruntime-cpu")
+BACKENDS = ("torch", "torch-staged", "onnxruntime")
 NETS = ("adain", "student", "aesfa")
 DISTINCT_FRAMES = 4  # frames cycled through, so nothing can cache one frame's result
 FLOP_PROBE = 128  # side of the square the FLOPs are counted at; convolution FLOPs scale with the pixels
 # Dense bf16 tensor-core rate by GPU name (the issue's figure for the H200; measured at 788 TFLOP/s there).
 PEAK_BF16_FLOPS = {"H200": 790e12, "H100": 790e12}
-# (method, resolution) -> what the issue asks of a torch-cuda row on an H200.
+# (method, resolution) -> what the issue asks of a torch row on CUDA (an H200).
 TARGETS = {("adain", "1080p"): {"fps": 300.0, "ratio": 4.0, "p95_ms": 2000 / 60},
            ("adain", "2160p"): {"fps": 60.0},
            ("student", "1080p"): {"fps": 1000.0},
@@ -62,7 +63,8 @@ TARGETS = {("adain", "1080p"): {"fps": 300.0, "ratio": 4.0, "p95_ms": 2000 / 60}
 
 @dataclass
 class Settings:
-    backends: tuple[str, ...] = ("torch-cuda",)
+    backends: tuple[str, ...] = ("torch",)
+    device: str = field(default_factory=lambda: "cuda" if torch.cuda.is_available() else "cpu")  # torch's
     resolutions: tuple[str, ...] = tuple(RESOLUTIONS)
     nets: tuple[str, ...] = NETS
     seconds: float = 3.0  # timed seconds per row (at least `min_frames` frames)
@@ -89,9 +91,12 @@ class Settings:
         if not self.seconds > 0 or self.warmup < 0 or self.min_frames < 1 or not 16 <= self.style_size <= 4096:
             raise OptionError("--seconds must be positive, --warmup at least 0, --min-frames at least 1 and "
                               "--style-size between 16 and 4096")
-        if "torch-cuda" in self.backends and not torch.cuda.is_available():
-            raise OptionError("backend torch-cuda needs a CUDA device, and torch sees none here "
-                              "(try --backends torch-cpu,onnxruntime-cpu)")
+        if self.device not in ("cuda", "cpu"):
+            raise OptionError(f"--device must be cuda or cpu, got {self.device!r}")
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise OptionError("--device cuda: torch sees no CUDA device here (try --device cpu)")
+        if self.device == "cuda" and "torch-staged" in self.backends:
+            raise OptionError("torch-staged is the CPU stand-in for torch on CUDA; on CUDA run torch")
 
 
 def size(resolution: str) -> tuple[int, int]:
@@ -101,22 +106,23 @@ def size(resolution: str) -> tuple[int, int]:
     return parse_wxh(resolution, "--resolutions")
 
 
-def device_of(backend: str) -> str:
-    return "cuda" if backend == "torch-cuda" else "cpu"
+def device_of(backend: str, settings: Settings) -> str:
+    """Where a backend's rows run: torch on the device asked for, the others on the CPU."""
+    return settings.device if backend == "torch" else "cpu"
 
 
 def make_engine(backend: str, method: str, net: torch.nn.Module, settings: Settings) -> Engine:
     """The backend's engine for `net`, its look set (styles are never timed)."""
     nets = {method: net}
     options = CudaOptions(settings.precision, settings.graphs, settings.compile)
-    if backend == "torch-cuda":
+    if backend == "torch" and settings.device == "cuda":
         engine: Engine = TorchEngine("cuda", nets=nets, cuda=options)
-    elif backend == "torch-staged-cpu":
+    elif backend == "torch-staged":
         from stylize.realtime.cuda_frames import HostStreams
 
         engine = TorchEngine("cpu", nets=nets, streams=HostStreams(),
                              cuda=CudaOptions("fp32", graphs=False, compile=False))
-    elif backend == "onnxruntime-cpu":
+    elif backend == "onnxruntime":
         from stylize.realtime.onnx_engine import OnnxEngine
 
         engine = OnnxEngine(threads=settings.threads, nets=nets)
@@ -240,14 +246,14 @@ def net_only_fps(engine: TorchEngine, frame: np.ndarray, repeats: int = 30) -> f
 
 def measure_row(backend: str, method: str, net, frames: list[np.ndarray], settings: Settings) -> dict:
     """One row: warm up, then stream for `settings.seconds`; GPU memory and the net alone on CUDA."""
-    cuda = backend == "torch-cuda"
+    cuda = device_of(backend, settings) == "cuda"
     if cuda:
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     engine = make_engine(backend, method, net, settings)
     try:
         stream(engine, frames, settings.warmup, 0.0, settings.clock)
-        row = {"backend": backend, "net": method, "depth": engine.depth,
+        row = {"backend": backend, "device": device_of(backend, settings), "net": method, "depth": engine.depth,
                **summary(stream(engine, frames, settings.min_frames, settings.seconds, settings.clock))}
         if cuda:
             row["gpu_memory_mib"] = round(torch.cuda.max_memory_allocated() / 2 ** 20, 1)
@@ -263,7 +269,7 @@ def floor(row: dict, flops_per_px: float, width: int, height: int, gpu: dict | N
     """How a CUDA row compares with the compute floor, and what bounds it."""
     gflop = flops_per_px * width * height / 1e9
     entry = {"gflop_per_frame": round(gflop, 1), "bus_mb_per_frame": round(2 * width * height * 3 / 1e6, 2)}
-    if gpu and gpu.get("peak_bf16_tflops") and row["backend"] == "torch-cuda":
+    if gpu and gpu.get("peak_bf16_tflops") and row.get("device") == "cuda":
         floor_fps = gpu["peak_bf16_tflops"] * 1e3 / gflop
         net_share = row["net_only_fps"] / floor_fps
         entry.update(floor_fps=round(floor_fps, 1), share_of_floor=round(row["fps"] / floor_fps, 3),
@@ -280,7 +286,7 @@ def floor(row: dict, flops_per_px: float, width: int, height: int, gpu: dict | N
 
 def check_target(row: dict, resolution: str, gpu: dict | None) -> dict | None:
     target = TARGETS.get((row["net"], resolution))
-    if target is None or row["backend"] != "torch-cuda":
+    if target is None or row.get("device") != "cuda":
         return None
     checks = {"fps": row["fps"] >= target["fps"]} if "fps" in target else {}
     if "ratio" in target and row.get("ratio_to_naive") is not None:
@@ -302,7 +308,7 @@ def resolution_rows(resolution: str, nets: dict, flops: dict, settings: Settings
     """The rows of one resolution between two naive runs per device."""
     width, height = size(resolution)
     frames = distinct_frames(width, height)
-    devices = sorted({device_of(backend) for backend in settings.backends})
+    devices = sorted({device_of(backend, settings) for backend in settings.backends})
     before = naive_runs(devices, frames, settings) if settings.naive else {}
     rows = [measure_row(backend, method, nets[method], frames, settings)
             for backend in settings.backends for method in settings.nets]
@@ -310,7 +316,7 @@ def resolution_rows(resolution: str, nets: dict, flops: dict, settings: Settings
     baselines = {device: mean_baseline([before[device], after[device]]) for device in before}
     for row in rows:
         row["resolution"], row["size"] = resolution, f"{width}x{height}"
-        row["ratio_to_naive"] = ratio(row["fps"], baselines.get(device_of(row["backend"])))
+        row["ratio_to_naive"] = ratio(row["fps"], baselines.get(row["device"]))
         row["floor"] = floor(row, flops[row["net"]], width, height, gpu)
         target = check_target(row, resolution, gpu)
         if target is not None:
@@ -323,7 +329,7 @@ def run(settings: Settings, out: str | None = None, write: bool = True) -> dict:
     machine = report.machine()
     if settings.threads:
         torch.set_num_threads(settings.threads)
-    gpu = gpu_info() if "torch-cuda" in settings.backends else None
+    gpu = gpu_info() if settings.device == "cuda" else None
     nets = {}
     for method in settings.nets:
         contender = bench_net(method, allow_random=True)
@@ -358,7 +364,7 @@ def format_result(result: dict) -> str:
              f"{'x naive':>8} {'GPU MiB':>8} {'floor':>7}"]
     for row in result["rows"]:
         share = row["floor"].get("share_of_floor")
-        lines.append(f"  {row['net']:<8} {row['backend']:<17} {row['size']:>10} {row['fps']:9.1f} "
+        lines.append(f"  {row['net']:<8} {row['backend'] + ' ' + row['device']:<17} {row['size']:>10} {row['fps']:9.1f} "
                      f"{row['latency_p50_ms']:8.1f} {row['latency_p95_ms']:8.1f} "
                      f"{row['ratio_to_naive'] or 0:8.1f} {row.get('gpu_memory_mib', 0):8.0f} "
                      f"{'' if share is None else f'{share:.0%}':>7}")

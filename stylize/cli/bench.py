@@ -16,7 +16,7 @@ EXAMPLES = """examples:
   stylize bench quality                    # about half an hour on a quiet 2-core CPU
   stylize bench pipeline --seconds 20      # threaded live pipeline vs a naive loop
   stylize bench soak --minutes 20          # live's memory and fps over a long run with OSC changes
-  stylize bench suite --backends torch-cpu,onnxruntime-cpu --resolutions 480p   # the CPU rows
+  stylize bench suite --device cpu --backends torch,onnxruntime --resolutions 480p   # the CPU rows
 
   # replace the results committed with the repository (run from its root)
   stylize bench speed --method student --backend onnxruntime --threads 2 -o bench/results
@@ -80,19 +80,20 @@ SUITE_HELP = "backends x resolutions x nets: fps, capture-to-host latency, GPU m
              "baseline timed in the same run"
 SUITE_EXAMPLES = """examples:
   # the GPU rows (what bench/gpu_check.sh runs): every net at 480p, 720p, 1080p and 2160p
-  stylize bench suite --backends torch-cuda -o bench/results
+  stylize bench suite --device cuda --backends torch -o bench/results
 
   # the CPU rows at 480p, 2 threads
-  stylize bench suite --backends torch-cpu,onnxruntime-cpu --resolutions 480p --threads 2
+  stylize bench suite --device cpu --backends torch,torch-staged,onnxruntime --resolutions 480p --threads 2
 
   # a quick look at custom sizes, without the naive baseline
-  stylize bench suite --backends torch-cpu --resolutions 320x240 --nets student --seconds 1 --no-naive
+  stylize bench suite --device cpu --resolutions 320x240 --nets student --seconds 1 --no-naive
 
-Backends: torch-cuda (TorchEngine on CUDA: two pinned buffers, bf16, channels_last,
-CUDA graphs), torch-staged-cpu (the same staged path with CPU threads standing in
-for the CUDA streams), torch-cpu (eager fp32), onnxruntime-cpu. The naive baseline
-is AdaIN VGG-r31 in eager fp32 with per-frame .cuda()/.cpu() and the style encoded
-every frame. Nets without registered weights are timed with random weights.
+Backends: torch (TorchEngine; with --device cuda: two pinned buffers, bf16,
+channels_last, CUDA graphs; with --device cpu: eager fp32), torch-staged (CPU only:
+TorchEngine's CUDA path with CPU threads standing in for the CUDA streams),
+onnxruntime (its CPU provider). The naive baseline is AdaIN VGG-r31 in eager fp32
+with per-frame .cuda()/.cpu() and the style encoded every frame, on each device
+a row runs on. Nets without registered weights are timed with random weights.
 """
 
 
@@ -167,9 +168,10 @@ def _add_soak(benches, parents) -> None:
 def _add_suite(benches, parents) -> None:
     suite = benches.add_parser("suite", parents=parents, help=SUITE_HELP, description=sentence(SUITE_HELP),
                                epilog=SUITE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    suite.add_argument("--backends", default="torch-cuda",
-                       help="comma-separated: torch-cuda, torch-staged-cpu, torch-cpu, onnxruntime-cpu "
-                            "(default torch-cuda)")
+    suite.add_argument("--backends", default="torch",
+                       help="comma-separated: torch, torch-staged, onnxruntime (default torch)")
+    suite.add_argument("--device", choices=("cuda", "cpu"),
+                       help="where torch runs (default: cuda when torch sees a CUDA device, else cpu)")
     suite.add_argument("--resolutions", default="480p,720p,1080p,2160p",
                        help="comma-separated names (480p, 720p, 1080p, 2160p) or WxH (default: all four names)")
     suite.add_argument("--nets", default="adain,student,aesfa", help="comma-separated (default adain,student,aesfa)")
@@ -177,9 +179,9 @@ def _add_suite(benches, parents) -> None:
     suite.add_argument("--warmup", type=int, default=6, help="frames before timing each row; CUDA graphs are "
                                                              "captured in these (default 6)")
     suite.add_argument("--precision", choices=("bf16", "fp16", "fp32"), default="bf16",
-                       help="torch-cuda's autocast precision (default bf16)")
-    suite.add_argument("--no-graphs", dest="graphs", action="store_false", help="torch-cuda without CUDA graphs")
-    suite.add_argument("--compile", action="store_true", help="torch.compile the nets on torch-cuda "
+                       help="torch's autocast precision on CUDA (default bf16)")
+    suite.add_argument("--no-graphs", dest="graphs", action="store_false", help="torch on CUDA without CUDA graphs")
+    suite.add_argument("--compile", action="store_true", help="torch.compile the nets on CUDA "
                                                               "(adds seconds per shape)")
     suite.add_argument("--no-naive", dest="naive", action="store_false", help="skip the naive baseline")
     suite.add_argument("--style-size", type=int, default=512,
@@ -288,7 +290,8 @@ def run_suite(args) -> int:
         raise UserError(f"--threads must be at least 1, got {args.threads}")
     if not args.name or Path(args.name).name != args.name:
         raise UserError(f"--name is a file stem without folders, got {args.name!r}; the folder is -o")
-    settings = suite.Settings(backends=_names(args.backends), resolutions=_names(args.resolutions),
+    device = {"device": args.device} if args.device else {}
+    settings = suite.Settings(backends=_names(args.backends), resolutions=_names(args.resolutions), **device,
                               nets=_names(args.nets), seconds=args.seconds, warmup=args.warmup,
                               naive=args.naive, precision=args.precision, graphs=args.graphs,
                               compile=args.compile, threads=args.threads, name=args.name,

@@ -33,8 +33,8 @@ def test_gpu_check_dry_run(weights_dir, tmp_path):
     out = tmp_path / "check"
     assert sorted(p.name for p in out.iterdir()) == ["check.log", "suite.json", "suite.png"]
     result = json.loads((out / "suite.json").read_text())
-    assert [(row["net"], row["backend"]) for row in result["rows"]] == [("student", "torch-staged-cpu"),
-                                                                          ("adain", "torch-staged-cpu")]
+    assert [(row["net"], row["backend"], row["device"]) for row in result["rows"]] == [
+        ("student", "torch-staged", "cpu"), ("adain", "torch-staged", "cpu")]
     assert all(row["ratio_to_naive"] > 0 and row["latency_p95_ms"] >= row["latency_p50_ms"] > 0
                for row in result["rows"])
     log = (out / "check.log").read_text()

@@ -76,7 +76,7 @@ def test_flops_match_the_issue_figure_for_adain_at_1080p(one_torch_thread):
 
 
 def cuda_row(fps: float, net_only: float, p95: float = 10.0, ratio: float = 5.0) -> dict:
-    return {"backend": "torch-cuda", "net": "adain", "fps": fps, "net_only_fps": net_only,
+    return {"backend": "torch", "device": "cuda", "net": "adain", "fps": fps, "net_only_fps": net_only,
             "latency_p95_ms": p95, "ratio_to_naive": ratio}
 
 
@@ -89,7 +89,7 @@ def test_the_floor_says_how_close_a_row_came_and_what_bounds_it():
     assert bound_by_copies["bound"].startswith("transfers")
     assert suite.floor(cuda_row(200.0, 210.0), per_pixel, 1920, 1080, h200)["bound"].startswith("the net's")
     assert suite.floor(cuda_row(600.0, 610.0), per_pixel, 1920, 1080, h200)["bound"].startswith("compute")
-    cpu = suite.floor({"backend": "torch-cpu", "fps": 1.0}, per_pixel, 1920, 1080, None)
+    cpu = suite.floor({"backend": "torch", "device": "cpu", "fps": 1.0}, per_pixel, 1920, 1080, None)
     assert "floor_fps" not in cpu and cpu["bus_mb_per_frame"] == pytest.approx(12.44, abs=0.01)
 
 
@@ -106,19 +106,23 @@ def test_settings_refuse_what_cannot_run():
     with pytest.raises(OptionError, match="unknown backend"):
         suite.Settings(backends=("tensorflow",))
     with pytest.raises(OptionError, match="unknown net"):
-        suite.Settings(backends=("torch-cpu",), nets=("candy",))
+        suite.Settings(device="cpu", nets=("candy",))
     with pytest.raises(OptionError):
-        suite.Settings(backends=("torch-cpu",), resolutions=("huge",))
+        suite.Settings(device="cpu", resolutions=("huge",))
     if not torch.cuda.is_available():
         with pytest.raises(OptionError, match="CUDA"):
-            suite.Settings(backends=("torch-cuda",))
+            suite.Settings(device="cuda")
+    else:
+        with pytest.raises(OptionError, match="torch-staged"):
+            suite.Settings(device="cuda", backends=("torch-staged",))
+    assert suite.device_of("onnxruntime", suite.Settings(device="cpu")) == "cpu"
     assert suite.size("1080p") == (1920, 1080) and suite.size("40x32") == (40, 32)
 
 
 def test_the_chart_draws_every_row():
-    rows = [{"backend": backend, "net": "adain", "resolution": "480p", "size": "854x480", "fps": fps,
-             "ratio_to_naive": fps / 2, "floor": {"floor_fps": 900.0} if backend == "torch-cuda" else {}}
-            for backend, fps in (("torch-cuda", 450.0), ("torch-cpu", 1.5))]
+    rows = [{"backend": "torch", "device": device, "net": "adain", "resolution": "480p", "size": "854x480",
+             "fps": fps, "ratio_to_naive": fps / 2, "floor": {"floor_fps": 900.0} if device == "cuda" else {}}
+            for device, fps in (("cuda", 450.0), ("cpu", 1.5))]
     result = {"rows": rows, "gpu": {"name": "NVIDIA H200"}, "machine": {"cpu": "x"},
               "baselines": [{"resolution": "480p", "size": "854x480", "cpu": {"fps": 0.5}, "cuda": {"fps": 60.0}}]}
     chart = plots.suite_chart(result)
