@@ -163,9 +163,14 @@ def stream(engine: Engine, frames: list[np.ndarray], count: int, seconds: float,
 def summary(streamed: dict) -> dict:
     """Throughput and latency percentiles of one `stream` (or naive) run."""
     latency_ms = np.asarray(streamed["latency_s"]) * 1000
-    return {"fps": round(streamed["frames"] / streamed["elapsed_s"], 2), "frames": streamed["frames"],
-            "latency_p50_ms": round(float(np.percentile(latency_ms, 50)), 2),
-            "latency_p95_ms": round(float(np.percentile(latency_ms, 95)), 2)}
+    return {"fps": significant(streamed["frames"] / streamed["elapsed_s"]), "frames": streamed["frames"],
+            "latency_p50_ms": significant(float(np.percentile(latency_ms, 50))),
+            "latency_p95_ms": significant(float(np.percentile(latency_ms, 95)))}
+
+
+def significant(value: float, digits: int = 4) -> float:
+    """`value` to `digits` significant digits: a CPU row at 0.04 fps keeps its precision as a GPU one at 900."""
+    return float(f"{value:.{digits}g}")
 
 
 def naive_stream(net, frames: list[np.ndarray], style: np.ndarray, device: str, count: int, seconds: float,
@@ -211,11 +216,11 @@ def ratio(fps: float, baseline: dict | None) -> float | None:
     """Row fps over the naive baseline's (the mean of its runs around the row)."""
     if not baseline:
         return None
-    return round(fps / baseline["fps"], 2)
+    return significant(fps / baseline["fps"])
 
 
 def mean_baseline(runs: list[dict]) -> dict:
-    return {"fps": round(float(np.mean([run["fps"] for run in runs])), 2), "runs": runs}
+    return {"fps": significant(float(np.mean([run["fps"] for run in runs]))), "runs": runs}
 
 
 def gpu_info() -> dict | None:
@@ -364,14 +369,14 @@ def format_result(result: dict) -> str:
              f"{'x naive':>8} {'GPU MiB':>8} {'floor':>7}"]
     for row in result["rows"]:
         share = row["floor"].get("share_of_floor")
-        lines.append(f"  {row['net']:<8} {row['backend'] + ' ' + row['device']:<17} {row['size']:>10} {row['fps']:9.1f} "
-                     f"{row['latency_p50_ms']:8.1f} {row['latency_p95_ms']:8.1f} "
-                     f"{row['ratio_to_naive'] or 0:8.1f} {row.get('gpu_memory_mib', 0):8.0f} "
+        lines.append(f"  {row['net']:<8} {row['backend'] + ' ' + row['device']:<17} {row['size']:>10} {row['fps']:9.4g} "
+                     f"{row['latency_p50_ms']:8.4g} {row['latency_p95_ms']:8.4g} "
+                     f"{row['ratio_to_naive'] or 0:8.3g} {row.get('gpu_memory_mib', 0):8.0f} "
                      f"{'' if share is None else f'{share:.0%}':>7}")
         if "target" in row and row["target"]["pass"] is not None:
             lines.append(f"    target {row['target']['checks']}: {'PASS' if row['target']['pass'] else 'FAIL'}")
     for entry in result["baselines"]:
-        naive = ", ".join(f"{device} {entry[device]['fps']:.2f} fps" for device in ("cpu", "cuda") if device in entry)
+        naive = ", ".join(f"{device} {entry[device]['fps']:.4g} fps" for device in ("cpu", "cuda") if device in entry)
         lines.append(f"  naive baseline at {entry['size']}: {naive}")
     lines += [f"  wrote {path}" for path in result.get("files", [])]
     return "\n".join(lines)
