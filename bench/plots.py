@@ -70,7 +70,7 @@ def _bar(canvas, row: dict, baseline: dict, colour, axis, left: int, span: int, 
     cv2.putText(canvas, label[:34], (12, y + bar - 4), FONT, 0.42, INK, 1, cv2.LINE_AA)
     end = max(left + 1, _x(row["fps"], axis, left, span))
     cv2.rectangle(canvas, (left, y), (end, y + bar), colour, -1)
-    ratio = f"  x{row['ratio_to_naive']:g}" if row.get("ratio_to_naive") else ""
+    ratio = f"  x{row['ratio_to_naive']:.3g}" if row.get("ratio_to_naive") else ""
     cv2.putText(canvas, f"{row['fps']:.4g} fps{ratio}", (end + 6, y + bar - 4), FONT, 0.42, INK, 1, cv2.LINE_AA)
     naive = baseline.get(row["device"])
     if naive:
