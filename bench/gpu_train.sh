@@ -18,8 +18,8 @@ dry=0
 case "${1:-}" in
     --stage)
         shift
-        data=${1:-.gpu-carry}
-        [ $# -gt 0 ] && shift
+        data=.gpu-carry
+        case "${1:-}" in ""|-*) ;; *) data=$1; shift ;; esac
         log=/dev/null
         source "$(dirname "$0")/gpu_env.sh"
         "$py" -m stylize.bench.gpu_train "$data" --stage --shared ../shared --runs runs "$@" || exit $?
