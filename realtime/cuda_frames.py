@@ -19,7 +19,9 @@ enqueued, an output slot by the download stage once its copy reached the
 host. Before a slot's buffers are written again, the host waits for the
 event of the copy out of its host buffer, and the writing stream waits for
 the event of the last read of its device buffer, so nothing is overwritten
-while a stream still reads it.
+while a stream still reads it. A frame whose copy failed still hands its
+slot back (the error is raised for that frame only), and `reset` gives
+fresh rings after the engine closed with frames between two stages.
 
 The streams are behind a small interface (`CudaStreams`); `HostStreams`
 runs the two copy streams as CPU threads with an optional slowdown, so the
@@ -71,7 +73,8 @@ class CudaStreams:
         """Make the compute stream current in this thread for the block."""
         return torch.cuda.stream(self.compute)
 
-    def compute_after(self, event) -> None:
+    def compute_after(self, event, guard: bool = False) -> None:
+        """The compute stream waits for `event` (`guard`: another frame's, whose errors are not ours)."""
         if event is not None:
             self.compute.wait_event(event)
 
@@ -83,6 +86,10 @@ class CudaStreams:
     def adopt(self, tensor: torch.Tensor) -> None:
         """Keep `tensor`'s memory from being reused while the compute stream may still read it."""
         tensor.record_stream(self.compute)
+
+    def synchronize(self) -> None:
+        for stream in (self.upload, self.compute, self.download):
+            stream.synchronize()
 
 
 class HostEvent:
@@ -101,9 +108,13 @@ class HostEvent:
     def query(self) -> bool:
         return self._flag.is_set()
 
-    def synchronize(self, timeout: float | None = None) -> None:
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for the work, whatever it raised (the frame it belonged to raises that)."""
         if not self._flag.wait(timeout):
             raise TimeoutError("a copy never finished")
+
+    def synchronize(self, timeout: float | None = None) -> None:
+        self.wait(timeout)
         if self.error is not None:
             raise self.error
 
@@ -138,15 +149,20 @@ class HostStreams:
     def computing(self):
         return nullcontext()
 
-    def compute_after(self, event) -> None:
+    def compute_after(self, event, guard: bool = False) -> None:
         if event is not None:
-            event.synchronize()
+            event.wait() if guard else event.synchronize()
 
     def compute_mark(self) -> HostEvent:
         return HostEvent(done=True)  # the host computes synchronously: done when marked
 
     def adopt(self, tensor) -> None:
         pass
+
+    def synchronize(self) -> None:
+        """Wait for the copies queued so far."""
+        for which in self._inboxes:
+            self.copy(which, None, None).synchronize()  # a marker: done once the copies before it are
 
     def close(self) -> None:
         for inbox in self._inboxes.values():
@@ -157,10 +173,13 @@ class HostStreams:
     def _work(self, which: str) -> None:
         while (item := self._inboxes[which].get()) is not None:
             dst, src, after, done = item
+            if dst is None:
+                done.set()
+                continue
             try:
-                for event in after:
+                for event in after:  # guards: reads by earlier frames, whose failures are theirs
                     if event is not None:
-                        event.synchronize()
+                        event.wait()
                 if self.slow_copy is not None:
                     self.slow_copy(which, dst, src)
                 with torch.inference_mode():
@@ -169,6 +188,14 @@ class HostStreams:
                 done.set(exc)
             else:
                 done.set()
+
+
+def settle(event) -> None:
+    """Wait on the host for an earlier frame's event; what that frame's work raised is that frame's."""
+    if isinstance(event, HostEvent):
+        event.wait()
+    elif event is not None:
+        event.synchronize()  # a torch.cuda.Event: the host waits (its .wait() would only order a stream)
 
 
 @dataclass
@@ -185,8 +212,7 @@ class _Slot:
         if self.host is not None and tuple(self.host.shape) == shape:
             return
         for event in (self.host_read, self.device_read):
-            if event is not None:
-                event.synchronize()
+            settle(event)
         self.host, self.device = streams.host_buffer(shape), streams.device_buffer(shape)
         self.host_read = self.device_read = None
 
@@ -234,15 +260,19 @@ class FrameTransfers:
     def __init__(self, streams, bgr: bool = False, slots: int = SLOTS):
         self.streams = streams
         self.bgr = bgr  # frames in and out are BGR (OpenCV's order); the swap runs on the device
+        self._slots = slots
         self._inputs, self._outputs = _Ring(slots), _Ring(slots)
 
     def upload(self, frame: np.ndarray) -> Uploaded:
         """Start copying an HxWx3 uint8 frame to the device; returns once it is in a pinned buffer."""
         slot = self._inputs.take()
-        slot.fit(self.streams, frame.shape)
-        if slot.host_read is not None:
-            slot.host_read.synchronize()  # the previous frame's copy out of this pinned buffer is done
-        slot.host.numpy()[...] = frame
+        try:
+            slot.fit(self.streams, frame.shape)
+            settle(slot.host_read)  # the previous frame's copy out of this pinned buffer is done
+            slot.host.numpy()[...] = frame
+        except BaseException:
+            self._inputs.give_back(slot)
+            raise
         ready = self.streams.copy("upload", slot.device, slot.host, after=(slot.device_read,))
         slot.host_read = ready
         return Uploaded(slot, ready)
@@ -255,11 +285,13 @@ class FrameTransfers:
     def to_input(self, uploaded: Uploaded) -> torch.Tensor:
         """On the compute stream: the uploaded frame as 1x3xHxW float32 in [0,1]; frees its input slot."""
         slot = uploaded.slot
-        self.streams.compute_after(uploaded.ready)
-        pixels = slot.device.flip(-1) if self.bgr else slot.device
-        content = pixels.permute(2, 0, 1)[None].float().mul_(_SCALE)  # the conversion reads slot.device
-        slot.device_read = self.streams.compute_mark()
-        self._inputs.give_back(slot)
+        try:
+            self.streams.compute_after(uploaded.ready)
+            pixels = slot.device.flip(-1) if self.bgr else slot.device
+            content = pixels.permute(2, 0, 1)[None].float().mul_(_SCALE)  # the conversion reads slot.device
+            slot.device_read = self.streams.compute_mark()
+        finally:  # a failed copy still hands the slot back (its next upload waits for nothing of this frame)
+            self._inputs.give_back(slot)
         return content
 
     def mask_input(self, mask: UploadedMask) -> torch.Tensor:
@@ -274,16 +306,22 @@ class FrameTransfers:
             pixels = pixels.flip(-1)
         slot = self._outputs.take()
         slot.fit(self.streams, tuple(pixels.shape))
-        self.streams.compute_after(slot.device_read)  # the last download out of its device buffer is done
+        self.streams.compute_after(slot.device_read, guard=True)  # its last download is done
         slot.device.copy_(pixels)
         return Computed(slot, self.streams.compute_mark())
 
     def download(self, computed: Computed) -> np.ndarray:
         """Copy a computed frame to the host and wait for it: an HxWx3 uint8 array of its own."""
         slot = computed.slot
-        landed = self.streams.copy("download", slot.host, slot.device, after=(computed.ready,))
-        slot.device_read = landed
-        landed.synchronize()
-        frame = slot.host.numpy().copy()
-        self._outputs.give_back(slot)
-        return frame
+        try:
+            landed = self.streams.copy("download", slot.host, slot.device, after=(computed.ready,))
+            slot.device_read = landed
+            landed.synchronize()
+            return slot.host.numpy().copy()
+        finally:
+            self._outputs.give_back(slot)
+
+    def reset(self) -> None:
+        """Fresh rings, once no stage runs any more: a frame discarded between its stages kept its slot."""
+        self.streams.synchronize()
+        self._inputs, self._outputs = _Ring(self._slots), _Ring(self._slots)

@@ -419,6 +419,12 @@ class TorchEngine(Engine):
         for name, net in (nets or {}).items():
             self._nets[name] = self._ready(net)
 
+    def close(self, timeout: float | None = None) -> bool:
+        closed = super().close(timeout)
+        if closed and self._frames is not None:
+            self._frames.reset()  # frames discarded between two stages held on to their buffers
+        return closed
+
     @property
     def graph_status(self) -> dict[str, str]:
         """Per input shape ("WxH"): "graph", or "eager: why"; empty off CUDA or before any capture."""

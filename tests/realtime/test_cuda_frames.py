@@ -205,3 +205,27 @@ def test_cuda_options_refuse_a_plain_cpu_engine():
 
     with pytest.raises(UserError, match="CUDA"):
         TorchEngine("cpu", cuda=CudaOptions())
+
+
+def test_closing_with_frames_in_flight_leaves_the_engine_usable(engine, recorder):
+    for round_ in range(3):  # each close discards a frame between its stages, which held a buffer
+        release = recorder.hold("run", 10 * round_)
+        engine.submit(picture(10 * round_))
+        engine.submit(picture(10 * round_ + 1))
+        recorder.wait_for("run", 10 * round_)
+        release.set()
+        assert engine.close(WAIT)
+    assert engine(picture(7))[0, 0, 0] == 248
+
+
+def test_failed_copies_hand_their_buffers_back(recorder):
+    engine = GatedEngine(recorder, fail_upload=1)
+    engine.set_style(LOOK)
+    try:
+        for _ in range(SLOTS + 1):
+            with pytest.raises(OSError):
+                engine(picture(1))
+        assert engine(picture(2))[0, 0, 0] == 253
+    finally:
+        engine.close(WAIT)
+        engine._frames.streams.close()
