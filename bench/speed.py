@@ -14,6 +14,7 @@ chart next to it, in the folder given (default ./bench-results/).
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Callable
 
 import cv2
@@ -26,7 +27,9 @@ from stylize.errors import UserError
 from stylize.models import registry, weights, zoo
 from stylize.realtime.engines import Engine, Look, TorchEngine
 
-BACKENDS = ("torch", "onnxruntime")
+BACKENDS = ("torch", "onnxruntime", "onnxruntime-int8")
+# int8 graphs calibrate on these photos (from the repository root of a checkout with ../shared beside it).
+INT8_CALIBRATION = Path("..") / "shared" / "data" / "train" / "content"
 # method -> (width, height, backend, fps) it must reach; from the issue's table.
 TARGETS = {"student": (640, 480, "onnxruntime", 20.0)}
 ROUNDS = 3  # turns per contender; more rounds follow a changing load more closely
@@ -59,12 +62,22 @@ def make_engine(contender: BenchNet, backend: str, threads: int) -> Engine:
     if backend == "onnxruntime":
         from stylize.realtime.onnx_engine import OnnxEngine
         engine: Engine = OnnxEngine(threads=threads, nets=nets)
+    elif backend == "onnxruntime-int8":
+        engine = int8_engine(threads, nets)
     else:
         engine = TorchEngine("cpu", nets=nets)
     fast = registry.is_fast(contender.method)
     look = Look(contender.method, contender.method, [] if fast else [fixed_style()])
     engine.set_style(look)
     return engine
+
+
+def int8_engine(threads: int, nets: dict, calibration: Path = INT8_CALIBRATION) -> Engine:
+    """ONNX Runtime on the int8 graph (export/quantize.py), calibrated on the first photos of `calibration`."""
+    from stylize.export.quantize import calibration_images
+    from stylize.realtime.onnx_engine import OnnxEngine
+
+    return OnnxEngine(threads=threads, nets=nets, precision="int8", calibration=calibration_images(calibration))
 
 
 def time_in_turns(contenders: dict[str, Callable[[], object]], seconds: float,

@@ -24,16 +24,27 @@ Limits, each checked by `check_parity`:
   on the input size, which the tracer freezes. Their graphs have a fixed size
   (one export per frame size); every other graph takes any size.
 
+Precisions (`export_onnx(..., precision=)`), each with its parity check:
+* fp32: max abs difference to torch <= 2e-3.
+* fp16: weights and activations in float16 inside, float32 in and out (the
+  convention holds); max abs difference <= 1e-2 (measured ~1e-3 in ORT CPU).
+* int8: static QDQ quantisation calibrated on photos (export/quantize.py);
+  judged by the mean abs difference on a photo, <= 0.05 (measured: student
+  0.02, AesFA 0.037; README "Export"), since a few pixels near a clipped
+  range can be far off.
+
 The legacy TorchScript exporter is used (`dynamo=False`): the torch.export
 path needs onnxscript, which is not a dependency, and these nets trace cleanly.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import os
 import tempfile
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence
 
@@ -49,8 +60,11 @@ from stylize.models.graphs import kernel_input_names
 
 OPSET = 17
 # Bump when a graph wrapper changes, so cached exports from older code are not reused.
-GRAPH_FORMAT = 1
+GRAPH_FORMAT = 2
 PARITY_TOLERANCE = 2e-3  # max abs difference in [0,1] units, ~half a uint8 level
+PRECISIONS = ("fp32", "fp16", "int8")
+# precision -> (the parity measure, its tolerance in [0,1] units); see the module notes.
+PARITY = {"fp32": ("max", PARITY_TOLERANCE), "fp16": ("max", 1e-2), "int8": ("mean", 5e-2)}
 EXPORT_SIZE = (96, 128)  # the traced example's height, width; dynamic graphs take any size
 PARITY_SIZE = (67, 91)  # odd on purpose: catches sizes frozen during tracing
 # The export cache holds one graph per net and weights (the fast nets are ~7 MB
@@ -60,6 +74,10 @@ CACHE_LIMIT_BYTES = 512 * 1024 * 1024
 CONTENT, OUTPUT = "content", "stylized"
 
 log = logging.getLogger(__name__)
+
+
+class ParityError(UserError):
+    """An exported graph that disagrees with torch beyond its precision's tolerance."""
 
 
 def is_dynamic(method: str) -> bool:
@@ -90,35 +108,84 @@ def example_style(method: str, net: nn.Module, seed: int = 0) -> Style | AesFASt
 
 # ------------------------------------------------------------------ export --
 def export_onnx(method: str, path: str | os.PathLike, *, net: nn.Module | None = None,
-                size: tuple[int, int] | None = None) -> Path:
+                size: tuple[int, int] | None = None, precision: str = "fp32",
+                calibration: Sequence[str | os.PathLike] = ()) -> Path:
     """Export `method`'s net (registered weights, or `net`) to `path`, written atomically.
 
     size (height, width): the traced example. It only matters for graphs with
     a fixed size (Engstrom nets), which then run at exactly that size.
+    precision: fp32, fp16 or int8; int8 is calibrated on the photos in `calibration`.
     """
+    if precision not in PRECISIONS:
+        raise UserError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+    if precision == "int8" and not calibration:
+        raise UserError("an int8 export needs calibration photos (--calibrate DIR)")
     net = (net if net is not None else zoo.load(method)).eval()
     graph = registry.get(method).graph(net)
-    height, width = size or EXPORT_SIZE
-    content = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0))
-    feeds = style_feeds(example_style(method, net))
-    names = [CONTENT, *feeds]
-    dynamic = {CONTENT: {2: "height", 3: "width"}, OUTPUT: {2: "height", 3: "width"}} if is_dynamic(method) else None
+    if precision == "fp16":
+        graph = Float32IO(copy.deepcopy(graph).half())
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    with _temporary(path) as traced:
+        _trace(method, net, graph, traced, size or EXPORT_SIZE)
+        if precision == "int8":
+            from stylize.export import quantize
+
+            with _temporary(path) as quantised:
+                quantize.quantize_int8(traced, quantised, quantize.calibration_feeds(method, net, list(calibration)))
+                os.replace(quantised, path)
+        else:
+            os.replace(traced, path)
+    return path
+
+
+class Float32IO(nn.Module):
+    """A half-precision graph that still takes and gives float32, as the graph convention says."""
+
+    def __init__(self, graph: nn.Module):
+        super().__init__()
+        self.graph = graph
+
+    def forward(self, content: torch.Tensor, *style: torch.Tensor) -> torch.Tensor:
+        return self.graph(content.half(), *(tensor.half() for tensor in style)).float()
+
+
+@contextmanager
+def _temporary(beside: Path):
+    """A temporary file name beside `beside` (same folder, so a rename is atomic), removed afterwards."""
+    handle, name = tempfile.mkstemp(prefix=f".{beside.name}.", suffix=".part", dir=beside.parent)
     os.close(handle)
     try:
-        with warnings.catch_warnings(), torch.no_grad():
-            # The legacy exporter warns that it is legacy and that some slices
-            # cannot be constant-folded; neither is actionable here.
-            warnings.simplefilter("ignore")
-            torch.onnx.export(graph, (content, *(torch.from_numpy(v) for v in feeds.values())), tmp_name,
-                              dynamo=False, input_names=names, output_names=[OUTPUT], dynamic_axes=dynamic,
-                              opset_version=OPSET, do_constant_folding=True)
-        os.replace(tmp_name, path)
+        yield name
     finally:
-        Path(tmp_name).unlink(missing_ok=True)
-    return path
+        Path(name).unlink(missing_ok=True)
+
+
+def _trace(method: str, net: nn.Module, graph: nn.Module, target: str, size: tuple[int, int]) -> None:
+    height, width = size
+    content = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0))
+    feeds = style_feeds(example_style(method, net))
+    dynamic = {CONTENT: {2: "height", 3: "width"}, OUTPUT: {2: "height", 3: "width"}} if is_dynamic(method) else None
+    with warnings.catch_warnings(), torch.no_grad():
+        # The legacy exporter warns that it is legacy and that some slices
+        # cannot be constant-folded; neither is actionable here.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(graph, (content, *(torch.from_numpy(v) for v in feeds.values())), target,
+                          dynamo=False, input_names=[CONTENT, *feeds], output_names=[OUTPUT], dynamic_axes=dynamic,
+                          opset_version=OPSET, do_constant_folding=True)
+    _name_output_shape(target)
+
+
+def _name_output_shape(path: str) -> None:
+    """Give `stylized` the content's shape names (1x3xheightxwidth): the tracer names the output's batch and
+    channel sides after an internal node, which tools that read the graph's signature would show."""
+    import onnx
+
+    model = onnx.load(path)
+    dims = model.graph.output[0].type.tensor_type.shape.dim
+    for dim, like in zip(dims, model.graph.input[0].type.tensor_type.shape.dim):
+        dim.CopyFrom(like)
+    onnx.save(model, path)
 
 
 # ------------------------------------------------------------------ runtime --
@@ -147,39 +214,57 @@ def run_session(session, content: np.ndarray, feeds: dict[str, np.ndarray]) -> n
 
 
 def check_parity(method: str, path: str | os.PathLike, *, net: nn.Module | None = None,
-                 size: tuple[int, int] | None = None, tolerance: float = PARITY_TOLERANCE,
-                 threads: int | None = 1) -> float:
-    """Run the graph in ONNX Runtime (CPU) and the net in torch on one random frame.
+                 size: tuple[int, int] | None = None, tolerance: float | None = None,
+                 threads: int | None = 1, precision: str = "fp32", content: np.ndarray | None = None) -> float:
+    """Run the graph in ONNX Runtime (CPU) and the net in torch (fp32) on one frame.
 
-    Returns the max abs difference in [0,1] units; raises UserError when it
-    is above `tolerance`. The default size is odd, so a dynamic graph whose
-    size got frozen during tracing fails here rather than in use.
+    Returns the gap in [0,1] units by `precision`'s measure (PARITY: the max
+    abs difference, or the mean for int8); raises ParityError when it is above
+    `tolerance` (default: the precision's). The frame is `content` (an HxWx3
+    uint8 photo, resized to the size) or seeded noise; the default size is
+    odd, so a dynamic graph whose size got frozen during tracing fails here.
     """
+    measure, default_tolerance = PARITY[precision]
+    tolerance = default_tolerance if tolerance is None else tolerance
     net = (net if net is not None else zoo.load(method)).eval()
     height, width = size or (PARITY_SIZE if is_dynamic(method) else EXPORT_SIZE)
-    content = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(1))
+    frame = _parity_frame(content, height, width)
     style = example_style(method, net, seed=2)
-    with torch.no_grad():
-        graph = registry.get(method).graph(net)
-        expected = graph(content, *(torch.from_numpy(v) for v in style_feeds(style).values()))
-        if style is not None:  # and the net's own forward, which the graph must agree with
-            direct = net(content, style)
-            expected_gap = (direct - expected).abs().max().item()
-            if expected_gap > tolerance:
-                raise UserError(f"{method}: the export wrapper differs from the net by {expected_gap:.2g}; "
-                                "the graph definition is out of date")
+    expected = _torch_reference(method, net, frame, style)
     session = open_session(path, threads)
     try:
-        got = run_session(session, content.numpy(), style_feeds(style))
+        got = run_session(session, frame.numpy(), style_feeds(style))
     except Exception as exc:
-        raise UserError(f"{method}: ONNX Runtime failed on a {width}x{height} frame ({exc})") from None
+        raise ParityError(f"{method}: ONNX Runtime failed on a {width}x{height} frame ({exc})") from None
     if got.shape != tuple(expected.shape):
-        raise UserError(f"{method}: ONNX output is {got.shape[-1]}x{got.shape[-2]}, expected {width}x{height}")
-    gap = float(np.abs(got - expected.numpy()).max())
+        raise ParityError(f"{method}: ONNX output is {got.shape[-1]}x{got.shape[-2]}, expected {width}x{height}")
+    difference = np.abs(got - expected.numpy())
+    gap = float(difference.max() if measure == "max" else difference.mean())
     if not gap <= tolerance:  # also catches NaN
-        raise UserError(f"{method}: ONNX Runtime and torch differ by {gap:.3g} (> {tolerance:g}) "
-                        f"on a {width}x{height} frame; the export is not usable")
+        raise ParityError(f"{method}: ONNX Runtime ({precision}) and torch differ by {gap:.3g} ({measure} abs, "
+                          f"> {tolerance:g}) on a {width}x{height} frame; the export is not usable")
     return gap
+
+
+def _parity_frame(content: np.ndarray | None, height: int, width: int) -> torch.Tensor:
+    if content is None:
+        return torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(1))
+    import cv2
+
+    rgb = cv2.resize(content, (width, height), interpolation=cv2.INTER_AREA)
+    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=np.float32) / 255)
+
+
+@torch.no_grad()
+def _torch_reference(method: str, net: nn.Module, content: torch.Tensor, style) -> torch.Tensor:
+    """The graph wrapper's output in torch, after checking that it agrees with the net's own forward."""
+    expected = registry.get(method).graph(net)(content, *(torch.from_numpy(v) for v in style_feeds(style).values()))
+    if style is not None:
+        gap = (net(content, style) - expected).abs().max().item()
+        if gap > PARITY_TOLERANCE:
+            raise ParityError(f"{method}: the export wrapper differs from the net by {gap:.2g}; "
+                              "the graph definition is out of date")
+    return expected
 
 
 # ------------------------------------------------------------------- cache --
@@ -200,31 +285,48 @@ def weights_digest(method: str, net: nn.Module) -> str:
     return digest.hexdigest()
 
 
-def cache_path(method: str, net: nn.Module, size: tuple[int, int] | None = None) -> Path:
-    """Where the export of `net` lives in the user cache; fixed-size graphs also key by size."""
+def cache_path(method: str, net: nn.Module, size: tuple[int, int] | None = None, precision: str = "fp32",
+               calibration: Sequence[str | os.PathLike] = ()) -> Path:
+    """Where the export of `net` lives in the user cache; fixed-size graphs also key by size, int8 graphs
+    by the bytes of their calibration photos."""
     name = f"{method}-{weights_digest(method, net)[:20]}"
     if not is_dynamic(method):
         height, width = size or EXPORT_SIZE
         name += f"-{width}x{height}"
+    if precision != "fp32":
+        name += f"-{precision}"
+    if calibration:
+        digest = hashlib.sha256()
+        for photo in calibration:
+            digest.update(Path(photo).read_bytes())
+        name += f"-{digest.hexdigest()[:12]}"
     return weights.cache_dir() / "onnx" / f"{name}.onnx"
 
 
-def cached_onnx(method: str, *, net: nn.Module | None = None, size: tuple[int, int] | None = None) -> Path:
+def cached_onnx(method: str, *, net: nn.Module | None = None, size: tuple[int, int] | None = None,
+                precision: str = "fp32", calibration: Sequence[str | os.PathLike] = ()) -> Path:
     """The ONNX file for `method`, exported and parity-checked on first use, then reused.
 
-    size (height, width) is only used by fixed-size graphs (Engstrom nets).
+    size (height, width) is only used by fixed-size graphs (Engstrom nets);
+    precision and calibration as for export_onnx (int8 is checked on its first calibration photo).
     """
     net = (net if net is not None else zoo.load(method)).eval()
-    path = cache_path(method, net, size)
+    path = cache_path(method, net, size, precision, calibration)
     if path.is_file():
         os.utime(path)  # most recently used: the last to be evicted
         return path
     # Export beside the final name and check parity before it becomes visible,
     # so the cache never holds a graph that failed its check.
     candidate = path.with_name(f".{path.stem}.{os.getpid()}.onnx")
+    photo = None
+    if calibration:
+        from stylize.imageio import read_image
+
+        photo = read_image(calibration[0])
     try:
-        export_onnx(method, candidate, net=net, size=size)
-        check_parity(method, candidate, net=net, size=None if is_dynamic(method) else size)
+        export_onnx(method, candidate, net=net, size=size, precision=precision, calibration=calibration)
+        check_parity(method, candidate, net=net, size=None if is_dynamic(method) else size, precision=precision,
+                     content=photo)
         os.replace(candidate, path)
     finally:
         candidate.unlink(missing_ok=True)
@@ -233,10 +335,12 @@ def cached_onnx(method: str, *, net: nn.Module | None = None, size: tuple[int, i
 
 
 def cached_session(method: str, *, net: nn.Module | None = None, size: tuple[int, int] | None = None,
-                   threads: int | None = None, providers: Sequence[str] | None = None):
-    """An ONNX Runtime session on the cached export; a cached file that fails to load is exported again."""
+                   threads: int | None = None, providers: Sequence[str] | None = None, **variant):
+    """An ONNX Runtime session on the cached export; a cached file that fails to load is exported again.
+
+    variant: precision and calibration, as for cached_onnx."""
     net = (net if net is not None else zoo.load(method)).eval()
-    path = cached_onnx(method, net=net, size=size)
+    path = cached_onnx(method, net=net, size=size, **variant)
     try:
         return open_session(path, threads, providers)
     except UserError:
@@ -244,7 +348,7 @@ def cached_session(method: str, *, net: nn.Module | None = None, size: tuple[int
         # the cache is ours to repair, so the user never has to clear it by hand.
         path.unlink(missing_ok=True)
         log.warning("stylize: the cached ONNX export %s was corrupt; exported it again", path)
-        return open_session(cached_onnx(method, net=net, size=size), threads, providers)
+        return open_session(cached_onnx(method, net=net, size=size, **variant), threads, providers)
 
 
 def evict(folder: Path, keep: Path, limit_bytes: int = CACHE_LIMIT_BYTES) -> list[Path]:

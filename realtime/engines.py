@@ -30,6 +30,7 @@ the next `submit` starts fresh ones. `__call__` runs the same stages inline.
 """
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -43,6 +44,8 @@ import torch
 from stylize.errors import UserError
 from stylize.models import looks, registry, zoo
 from stylize.models.color import COLOR_MODES, luminance_only, match_color
+from stylize.realtime.cuda_frames import CudaStreams, FrameTransfers
+from stylize.realtime.cuda_graphs import NetRunner
 from stylize.tensors import frame_to_tensor, tensor_to_frame
 
 
@@ -389,49 +392,124 @@ class _Prepared:
     style: object | None = None  # the net's style parameters; has .lerp(other, t)
 
 
+@dataclass(frozen=True)
+class CudaOptions:
+    """How TorchEngine runs on a CUDA device (realtime/cuda_frames.py, realtime/cuda_graphs.py)."""
+
+    precision: str = "bf16"  # bf16, fp16 or fp32 (autocast)
+    graphs: bool = True  # a CUDA graph per input shape, captured after warm-up
+    compile: bool = False  # torch.compile each net (slow to start: seconds per shape)
+    scale: float = 1.0  # the net runs at this fraction of the frame's size, resized on the device
+    bgr: bool = False  # frames in and out are BGR (OpenCV's order); swapped on the device
+
+
 class TorchEngine(Engine):
-    """Fast nets and arbitrary-style nets with torch, on the CPU or a CUDA device."""
+    """Fast nets and arbitrary-style nets with torch, on the CPU or a CUDA device.
+
+    On CUDA, frames cross the bus as uint8 through two pinned buffers on their
+    own streams, are converted on the device, and the net runs in bf16,
+    channels_last, from a CUDA graph per input shape (`cuda` sets this up);
+    two frames are in flight by default. `streams` replaces the CUDA streams:
+    `cuda_frames.HostStreams()` runs the same staged path on the CPU.
+    """
 
     backend = "torch"
     shares_stats = True
 
     def __init__(self, device: str = "cpu", nets: dict[str, torch.nn.Module] | None = None,
-                 depth: int | None = None):
+                 depth: int | None = None, cuda: CudaOptions | None = None, streams=None):
         """`nets` maps method names to ready nets (e.g. one built in memory); others load from weights.
         `depth`: frames in flight on the async path (default 2 on CUDA, where transfers overlap compute, else 1).
         """
         self.device = torch.device(device)
-        super().__init__(depth or (2 if self.device.type == "cuda" else 1))
-        self._nets: dict[str, torch.nn.Module] = {
-            name: net.to(self.device).eval() for name, net in (nets or {}).items()}
+        staged = self.device.type == "cuda" or streams is not None
+        if cuda is not None and not staged:
+            raise UserError(f"CUDA engine options need a CUDA device, not {self.device}")
+        super().__init__(depth or (2 if staged else 1))
+        self.cuda = (cuda or CudaOptions()) if staged else None
+        self._frames = self._runner = None
+        if staged:
+            self._frames = FrameTransfers(streams or CudaStreams(self.device), bgr=self.cuda.bgr)
+            self._runner = NetRunner(self.cuda.precision, self.cuda.graphs, self.cuda.compile, self.cuda.scale)
+        self._nets: dict[str, torch.nn.Module] = {}
+        for name, net in (nets or {}).items():
+            self._nets[name] = self._ready(net)
+
+    def close(self, timeout: float | None = None) -> bool:
+        closed = super().close(timeout)
+        if closed and self._frames is not None:
+            self._frames.reset()  # frames discarded between two stages held on to their buffers
+        return closed
+
+    @property
+    def graph_status(self) -> dict[str, str]:
+        """Per input shape ("WxH"): "graph", or "eager: why"; empty off CUDA or before any capture."""
+        return dict(self._runner.status) if self._runner is not None else {}
+
+    def _ready(self, net: torch.nn.Module) -> torch.nn.Module:
+        net = net.to(self.device).eval()
+        return self._runner.prepare(net) if self._runner is not None else net
 
     def _net(self, method: str) -> torch.nn.Module:
         if method not in self._nets:
-            self._nets[method] = zoo.load(method).to(self.device)
+            self._nets[method] = self._ready(zoo.load(method))
         return self._nets[method]
 
     @torch.inference_mode()
     def _build(self, look: Look) -> _Prepared:
         net = self._net(look.method)
-        return _Prepared(look, net, look_style(look, net, self.device))
+        prepared = _Prepared(look, net, look_style(look, net, self.device))
+        if self.device.type == "cuda":
+            torch.cuda.current_stream(self.device).synchronize()  # the compute stream reads this style
+        return prepared
+
+    def computing(self):
+        """A block with the compute stream current (on CUDA): work in it is ordered with the frames'."""
+        return self._frames.streams.computing() if self._frames is not None else contextlib.nullcontext()
+
+    @torch.inference_mode()
+    def device_pass(self, content: torch.Tensor) -> torch.Tensor:
+        """The current look's net alone on a 1x3xHxW tensor in [0,1] already on the device (no transfers,
+        no blending), on the compute stream: what a benchmark times to see the net's own cost."""
+        if self._current is None:
+            raise RuntimeError("set_style() must be called before stylizing")
+        with self.computing():
+            return self._run(self._current, content)
 
     def _interpolated(self, source: _Prepared, target: _Prepared, t: float) -> _Prepared:
-        return _Prepared(target.look, target.net, source.style.lerp(target.style, t))
+        with self.computing():  # after the frames already queued, before the ones that use it
+            return _Prepared(target.look, target.net, source.style.lerp(target.style, t))
 
     @staticmethod
     def _interpolates(a: _Prepared, b: _Prepared) -> bool:
         return a.style is not None and b.style is not None and a.net is b.net
 
-    def _upload(self, frame: np.ndarray) -> torch.Tensor:
+    def _upload(self, frame: np.ndarray):
+        if self._frames is not None:
+            return self._frames.upload(frame)
         return frame_to_tensor(frame, self.device)
 
-    def _upload_mask(self, mask: np.ndarray) -> torch.Tensor:
+    def _upload_mask(self, mask: np.ndarray):
+        if self._frames is not None:
+            return self._frames.upload_mask(mask)
         return torch.from_numpy(mask.astype(np.float32)).to(self.device)[None, None]
 
+    def _compute(self, plan: _Plan, content, weight=None):
+        if self._frames is None:
+            return super()._compute(plan, content, weight)
+        frames = self._frames
+        with frames.streams.computing(), torch.inference_mode():
+            x = frames.to_input(content)
+            return frames.to_output(super()._compute(plan, x, None if weight is None else frames.mask_input(weight)))
+
     def _run(self, prepared: _Prepared, content: torch.Tensor) -> torch.Tensor:
+        if self._runner is not None:
+            return self._runner(prepared.net, content, prepared.style)
         if prepared.style is None:  # fast nets take and give 0-255
             return prepared.net(content * 255).div_(255).clamp_(0, 1)
         return prepared.net(content, prepared.style).clamp_(0, 1)
 
-    def _download(self, output: torch.Tensor) -> np.ndarray:
+    def _download(self, output) -> np.ndarray:
+        if self._frames is not None:
+            return self._frames.download(output)
         return tensor_to_frame(output)

@@ -28,7 +28,8 @@ from stylize.jobs import (BACKENDS, GATYS, ImageJob, VideoResult, as_mask, as_rg
                           stylize_video_file)
 from stylize.models import looks as builtin_looks
 from stylize.models import registry, weights
-from stylize.realtime.engines import Engine, Look, TorchEngine, color_mode
+from stylize.realtime import backends
+from stylize.realtime.engines import Engine, Look, color_mode
 from stylize.realtime.masks import engine_device, live_mask, still_mask
 from stylize.realtime.temporal import DEFAULT_STRENGTH as DEFAULT_SMOOTHING
 from stylize.realtime.temporal import TemporalSmoother
@@ -206,16 +207,9 @@ def _set_background(engine_: Engine | None, background_look: Look | str | None, 
 
 
 def new_engine(backend: str = "auto", alpha: float = 1.0, preserve_color: bool | str | None = None) -> Engine:
-    """A realtime Engine for `backend`: torch (CUDA when available, else CPU; also "auto") or onnxruntime."""
+    """A realtime Engine for `backend`, one of BACKENDS (realtime/backends.py); "auto" picks the fastest here."""
     check_options(alpha, backend=backend, preserve_color=preserve_color)
-    if backend == "onnxruntime":
-        from stylize.realtime.onnx_engine import OnnxEngine
-
-        engine: Engine = OnnxEngine()
-    else:
-        import torch
-
-        engine = TorchEngine("cuda" if torch.cuda.is_available() else "cpu")
+    engine = backends.create(backend)
     engine.alpha, engine.preserve_color = alpha, color_mode(preserve_color)
     return engine
 
@@ -289,7 +283,7 @@ class StyleEngine:
 
 def engine(method: str = DEFAULT_METHOD, backend: str = "auto", *, alpha: float = 1.0,
            preserve_color: bool | str | None = None, temporal_smoothing: float | None = None) -> StyleEngine:
-    """A frame-by-frame engine for `method` on `backend` ("auto", "torch" or "onnxruntime").
+    """A frame-by-frame engine for `method` on `backend` (one of BACKENDS; "auto" picks the fastest here).
 
     A fast net is ready at once; an arbitrary net needs `set_style(...)` first.
     `temporal_smoothing` (0 to 0.95): treat the frames as a video and tame flicker (see stylize_video).

@@ -21,16 +21,16 @@ import numpy as np
 from stylize.errors import InputError, OptionError, OutputError, StylizeError
 from stylize.imageio import read_image, resize_to
 from stylize.models import registry
+from stylize.realtime import backends
 from stylize.realtime.engines import Engine, Look, color_mode
+from stylize.realtime import sinks  # its PyAV sinks load when named, so the engines import without PyAV
 from stylize.realtime.pipeline import Pipeline, StopReason, write_stats
-from stylize.realtime.sinks import VideoWriter
-from stylize.realtime.sinks.encoding import encoded_size
 from stylize.realtime.sources import VideoFile
 from stylize.realtime.temporal import TemporalSmoother
 from stylize.realtime.tiling import OVERLAP, PIXEL_BUDGET, TILE, TilingNote, needs_tiles, stylize_tiled
 from stylize.sizes import check_pixels
 
-BACKENDS = ("auto", "torch", "onnxruntime")
+BACKENDS = backends.names()
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".m4v", ".avi", ".webm")
 GATYS = "gatys"  # the optimisation method: no engine, slow, any painting
 
@@ -42,8 +42,8 @@ def check_options(alpha: float = 1.0, size: int | None = None, backend: str = "a
         raise OptionError(f"alpha (--alpha) must be between 0 and 1, got {alpha}")
     if size is not None and size < 16:
         raise OptionError(f"size (--size) must be at least 16 pixels, got {size}")
-    if backend not in BACKENDS:
-        raise OptionError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    if backend != backends.AUTO:
+        backends.get(backend)  # raises OptionError for an unknown name
     try:
         color_mode(preserve_color)
     except ValueError:
@@ -133,12 +133,14 @@ def stylize_video_file(source: str | os.PathLike, target: str | os.PathLike, loo
     OutputError, unreadable input InputError, all before any frame is stylized.
     """
     source, target = Path(source), Path(target)
+    from stylize.realtime.sinks.encoding import encoded_size  # PyAV
+
     smoothing = TemporalSmoother(temporal_smoothing) if temporal_smoothing else None
     _check_video_paths(source, target, stats_path)
     started = time.perf_counter()
     with open_video(source, size) as video:
-        writer = VideoWriter(target, audio_from=source, total_frames=video.frame_count, lossless=True,
-                             progress=progress)
+        writer = sinks.VideoWriter(target, audio_from=source, total_frames=video.frame_count, lossless=True,
+                                   progress=progress)
         run = Pipeline(video, engine, [look], [writer], lossless=True, mask=mask, smoothing=smoothing).run()
     run.stats["backend"] = backend_label(engine)
     if stats_path is not None:
@@ -152,9 +154,8 @@ def stylize_video_file(source: str | os.PathLike, target: str | os.PathLike, loo
 
 
 def backend_label(engine: Engine) -> str:
-    """The engine's backend and device, e.g. "torch cpu", for reports."""
-    device = getattr(engine, "device", None)
-    return f"{engine.backend} {device.type}" if device is not None else engine.backend
+    """The engine's backend and where it runs, e.g. "torch cpu", for reports."""
+    return backends.label(engine)
 
 
 # ------------------------------------------------------------------ image --

@@ -87,6 +87,8 @@ class TrainConfig:
     threads: int | None = option(None, "CPU threads for torch (default: torch's choice); use 1 per process when "
                                        "several runs share a small machine, or they slow each other down", type=int)
     seed: int = option(0, "random seed (default %(default)s)")
+    max_seconds: float | None = option(None, "stop after this many seconds of training, checkpointed and "
+                                             "exported as at --steps (default: no limit)", type=float)
     sample_every: int = option(500, "steps between sample grids (default %(default)s)")
     checkpoint_every: int = option(500, "steps between checkpoints (default %(default)s)")
     log_every: int = 10
@@ -99,6 +101,8 @@ class TrainConfig:
             raise OptionError(f"--short-side {self.short_side} is smaller than the --crop {self.crop} crops")
         if self.steps < 1 or self.batch < 1:
             raise OptionError("--steps and --batch must be positive")
+        if self.max_seconds is not None and not self.max_seconds > 0:
+            raise OptionError(f"--max-seconds must be positive, got {self.max_seconds}")
         if not 0 <= self.ema_decay < 1:
             raise OptionError(f"--ema-decay must be in [0, 1) (0 turns it off), got {self.ema_decay}")
 

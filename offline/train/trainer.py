@@ -210,8 +210,12 @@ class Trainer:
         if self.step % config.checkpoint_every == 0:
             self.checkpoint()
 
+    def _out_of_time(self, started: float) -> bool:
+        limit = self.config.max_seconds
+        return limit is not None and time.perf_counter() - started >= limit
+
     def run(self) -> dict[str, float]:
-        """Train up to `config.steps`, then export; returns the last step's losses."""
+        """Train up to `config.steps` (or `config.max_seconds`), then export; returns the last step's losses."""
         config = self.config
         bf16 = use_bf16(config.precision, self.device)
         columns = [*PERCEPTUAL_LOSSES, *self.task.loss_terms]
@@ -222,7 +226,7 @@ class Trainer:
                    disable=not self.progress, dynamic_ncols=True)
         with LossLog(self.out / "losses.csv", columns, fresh=self.step == 0) as log:
             try:
-                while self.step < config.steps:
+                while self.step < config.steps and not self._out_of_time(started):
                     losses = self._train_step(bf16)
                     self._after_step(losses, log, bar, time.perf_counter() - started)
             finally:

@@ -32,10 +32,20 @@ to `srt://127.0.0.1:9000`; start OBS first. Everything binds to or sends to
 # talk to PyAV's own libxcb, so a Qt window opened after `import av` hangs.
 import cv2  # noqa: F401  (must precede every `import av`)
 
-from stylize.realtime.sinks.base import Sink
-from stylize.realtime.sinks.network import NetworkStream
-from stylize.realtime.sinks.preview import HOTKEYS, PreviewWindow, format_hotkeys
-from stylize.realtime.sinks.vcam import VirtualCamera
-from stylize.realtime.sinks.video import VideoWriter
+import importlib  # noqa: E402
+
+from stylize.realtime.sinks.base import Sink  # noqa: E402
+
+# The sinks that need PyAV (network, video) load when first named, so the engine and the
+# pipeline import on a machine without PyAV (the GPU machine has none).
+_LAZY = {"NetworkStream": "network", "HOTKEYS": "preview", "PreviewWindow": "preview",
+         "format_hotkeys": "preview", "VirtualCamera": "vcam", "VideoWriter": "video"}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"stylize.realtime.sinks.{_LAZY[name]}"), name)
+
 
 __all__ = ["HOTKEYS", "NetworkStream", "PreviewWindow", "Sink", "VideoWriter", "VirtualCamera", "format_hotkeys"]

@@ -13,7 +13,7 @@ from stylize.errors import UserError
 
 # verb -> module in stylize.cli; each module has `add_parser(subparsers)`
 # and `run(args) -> int`.
-VERBS = ["image", "video", "batch", "live", "looks", "weights", "info", "train", "bench"]
+VERBS = ["image", "video", "batch", "live", "looks", "weights", "info", "train", "bench", "export"]
 
 EPILOG = """examples:
   stylize image photo.jpg --look starry-night -o out.png
@@ -23,6 +23,7 @@ EPILOG = """examples:
   stylize looks
   stylize weights list
   stylize info
+  stylize export onnx --method student -o student.onnx --check
 
 Run `stylize VERB --help` for each verb's options and examples."""
 

@@ -1,6 +1,8 @@
 """Shared by `image`, `live` and `video`: the look options, turned into Looks (stylize.api) and an engine."""
 from __future__ import annotations
 
+import sys
+
 from stylize import api
 from stylize.errors import OptionError
 from stylize.jobs import backend_label  # noqa: F401 (live and video print it)
@@ -8,6 +10,7 @@ from stylize.models import looks as builtin_looks
 from stylize.models import registry, weights
 from stylize.models.color import COLOR_MODES
 from stylize.realtime import segmentation
+from stylize.realtime import backends
 from stylize.realtime.engines import Engine, Look
 from stylize.realtime.temporal import DEFAULT_STRENGTH, MAX_STRENGTH, TemporalSmoother
 from stylize.realtime.masks import FEATHER, MASK_MODES, SMOOTHING, check_mask_options, engine_device, live_mask
@@ -30,9 +33,10 @@ def add_look_options(parser, several: bool, gatys: bool = False) -> None:
                             "brightness patterns; 'match' recolours the stylized picture to the original's palette")
     group.add_argument("--size", type=int, help="long side of the stylized picture in pixels "
                                                 "(default: the source's size)")
-    group.add_argument("--backend", choices=api.BACKENDS, default="auto",
-                       help="how the net runs: torch (CUDA when available, else CPU) or onnxruntime (CPU; "
-                            "exports each net once); auto is torch")
+    group.add_argument("--backend", choices=api.BACKENDS,
+                       help="how the net runs: torch (CUDA when available, else CPU), onnxruntime (the exported "
+                            "graph; CUDA/TensorRT providers when present, else CPU) or tensorrt (NVIDIA GPUs); "
+                            "auto (the default) picks the fastest present; given explicitly, it says which")
 
 
 def split(text: str | None) -> list[str]:
@@ -40,7 +44,7 @@ def split(text: str | None) -> list[str]:
 
 
 def check_common(args) -> None:
-    api.check_options(args.alpha, args.size, args.backend, args.preserve_color)
+    api.check_options(args.alpha, args.size, args.backend or backends.AUTO, args.preserve_color)
 
 
 def build_looks(args, several: bool) -> list[Look]:
@@ -70,8 +74,12 @@ def build_looks(args, several: bool) -> list[Look]:
 
 
 def make_engine(args) -> Engine:
-    """The engine for --backend, set to --alpha and --preserve-color."""
-    return api.new_engine(args.backend, args.alpha, args.preserve_color)
+    """The engine for --backend, set to --alpha and --preserve-color; an explicit `--backend auto` says what it chose."""
+    engine = api.new_engine(args.backend or backends.AUTO, args.alpha, args.preserve_color)
+    if args.backend == backends.AUTO:
+        print(f"stylize: --backend auto chose {backend_label(engine)}", file=sys.stderr)
+    return engine
+
 
 
 def add_smoothing_option(group) -> None:
@@ -87,6 +95,8 @@ def make_smoother(args) -> TemporalSmoother | None:
     """The smoother --temporal-smoothing asks for (None: off); a strength out of range raises OptionError."""
     strength = getattr(args, "temporal_smoothing", None)
     return TemporalSmoother(strength) if strength else None
+
+
 def add_mask_options(parser, still: bool = False) -> None:
     """--mask-mode, --mask-smoothing (not for `still` pictures), --mask-feather and --background-look."""
     group = parser.add_argument_group("masks: paint only the people, or only the rest")

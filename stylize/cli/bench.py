@@ -1,4 +1,4 @@
-"""`stylize bench speed|quality|pipeline|soak|flicker`: the benchmarks in bench/, each writing JSON + PNG."""
+"""`stylize bench speed|quality|pipeline|soak|flicker|scale|suite`: the benchmarks in bench/, each writing JSON + PNG."""
 from __future__ import annotations
 
 import argparse
@@ -18,6 +18,7 @@ EXAMPLES = """examples:
   stylize bench soak --minutes 20          # live's memory and fps over a long run with OSC changes
   stylize bench flicker out.mp4 --source in.mp4 --smoothing   # temporal warping error, with and without smoothing
   stylize bench scale                      # a video over 1 and 2 Ray workers, and a model for N machines
+  stylize bench suite --device cpu --backends torch,onnxruntime --resolutions 480p   # the CPU rows
 
   # replace the results committed with the repository (run from its root)
   stylize bench speed --method student --backend onnxruntime --threads 2 -o bench/results
@@ -107,6 +108,27 @@ per-frame worker cost, the join cost and the fixed cost of a job.
 """
 
 
+SUITE_HELP = "backends x resolutions x nets: fps, capture-to-host latency, GPU memory and the ratio to a naive " \
+             "baseline timed in the same run"
+SUITE_EXAMPLES = """examples:
+  # the GPU rows (what bench/gpu_check.sh runs): every net at 480p, 720p, 1080p and 2160p
+  stylize bench suite --device cuda --backends torch -o bench/results
+
+  # the CPU rows at 480p, 2 threads
+  stylize bench suite --device cpu --backends torch,torch-staged,onnxruntime --resolutions 480p --threads 2
+
+  # a quick look at custom sizes, without the naive baseline
+  stylize bench suite --device cpu --resolutions 320x240 --nets student --seconds 1 --no-naive
+
+Backends: torch (TorchEngine; with --device cuda: two pinned buffers, bf16,
+channels_last, CUDA graphs; with --device cpu: eager fp32), torch-staged (CPU only:
+TorchEngine's CUDA path with CPU threads standing in for the CUDA streams),
+onnxruntime (its CPU provider). The naive baseline is AdaIN VGG-r31 in eager fp32
+with per-frame .cuda()/.cpu() and the style encoded every frame, on each device
+a row runs on. Nets without registered weights are timed with random weights.
+"""
+
+
 def add_parser(verbs, parents) -> None:
     p = verbs.add_parser("bench", help=HELP, description=sentence(HELP), epilog=EXAMPLES,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -116,8 +138,8 @@ def add_parser(verbs, parents) -> None:
                                epilog=SPEED_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     speed.add_argument("--method", required=True, help="student, aesfa, adain or a fast net such as candy")
     speed.add_argument("--resolution", default="640x480", metavar="WxH", help="frame size (default 640x480)")
-    speed.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
-                       help="eager torch on the CPU, or the ONNX export in ONNX Runtime (default torch)")
+    speed.add_argument("--backend", choices=("torch", "onnxruntime", "onnxruntime-int8"), default="torch",
+                       help="eager torch (CPU), the ONNX export in ONNX Runtime, or its int8 form (default torch)")
     speed.add_argument("--threads", type=int, help="CPU threads for the net and the baseline "
                                                    "(default: every core this process may use)")
     speed.add_argument("--seconds", type=positive_float, default=10.0,
@@ -160,6 +182,7 @@ def add_parser(verbs, parents) -> None:
     _add_soak(benches, parents)
     _add_flicker(benches, parents)
     _add_scale(benches, parents)
+    _add_suite(benches, parents)
 
 
 def _add_soak(benches, parents) -> None:
@@ -214,6 +237,34 @@ def _add_scale(benches, parents) -> None:
     _add_output(scale)
     scale.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     scale.set_defaults(run=run_scale)
+def _add_suite(benches, parents) -> None:
+    suite = benches.add_parser("suite", parents=parents, help=SUITE_HELP, description=sentence(SUITE_HELP),
+                               epilog=SUITE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    suite.add_argument("--backends", default="torch",
+                       help="comma-separated: torch, torch-staged, onnxruntime (default torch)")
+    suite.add_argument("--device", choices=("cuda", "cpu"),
+                       help="where torch runs (default: cuda when torch sees a CUDA device, else cpu)")
+    suite.add_argument("--resolutions", default="480p,720p,1080p,2160p",
+                       help="comma-separated names (480p, 720p, 1080p, 2160p) or WxH (default: all four names)")
+    suite.add_argument("--nets", default="adain,student,aesfa", help="comma-separated (default adain,student,aesfa)")
+    suite.add_argument("--seconds", type=positive_float, default=3.0, help="timed seconds per row (default 3)")
+    suite.add_argument("--warmup", type=int, default=6, help="frames before timing each row; CUDA graphs are "
+                                                             "captured in these (default 6)")
+    suite.add_argument("--precision", choices=("bf16", "fp16", "fp32"), default="bf16",
+                       help="torch's autocast precision on CUDA (default bf16)")
+    suite.add_argument("--no-graphs", dest="graphs", action="store_false", help="torch on CUDA without CUDA graphs")
+    suite.add_argument("--compile", action="store_true", help="torch.compile the nets on CUDA "
+                                                              "(adds seconds per shape)")
+    suite.add_argument("--no-naive", dest="naive", action="store_false", help="skip the naive baseline")
+    suite.add_argument("--style-size", type=int, default=512,
+                       help="side of the style image the naive baseline encodes every frame (default 512, "
+                            "pytorch-AdaIN's)")
+    suite.add_argument("--min-frames", type=int, default=5, help="frames per row at least (default 5)")
+    suite.add_argument("--threads", type=int, help="CPU threads for torch and ONNX Runtime (default: all)")
+    suite.add_argument("--name", default="suite", help="file stem of the results (default suite)")
+    _add_output(suite)
+    suite.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    suite.set_defaults(run=run_suite)
 
 
 def _add_common(parser) -> None:
@@ -345,3 +396,25 @@ def run_scale(args) -> int:
     result = scale.run(settings, args.output)
     _show(args, result, scale.format_result(result))
     return 0
+def run_suite(args) -> int:
+    from stylize.bench import suite
+
+    if args.threads is not None and args.threads < 1:
+        raise UserError(f"--threads must be at least 1, got {args.threads}")
+    if not args.name or Path(args.name).name != args.name:
+        raise UserError(f"--name is a file stem without folders, got {args.name!r}; the folder is -o")
+    device = {"device": args.device} if args.device else {}
+    settings = suite.Settings(backends=_names(args.backends), resolutions=_names(args.resolutions), **device,
+                              nets=_names(args.nets), seconds=args.seconds, warmup=args.warmup,
+                              naive=args.naive, precision=args.precision, graphs=args.graphs,
+                              compile=args.compile, threads=args.threads, name=args.name,
+                              style_size=args.style_size, min_frames=args.min_frames)
+    print(f"suite: {len(settings.backends) * len(settings.resolutions) * len(settings.nets)} rows, "
+          f"{args.seconds:g} s each ...", file=sys.stderr)
+    result = suite.run(settings, args.output)
+    _show(args, result, suite.format_result(result))
+    return 0
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())

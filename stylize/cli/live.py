@@ -16,8 +16,8 @@ from stylize.cli.video import VIDEO_SUFFIXES, check_output
 from stylize.errors import OptionError, UserError
 from stylize.realtime.controls import Controls, OscServer
 from stylize.realtime.pipeline import Pipeline, StopReason, write_stats
-from stylize.realtime.sinks import (NetworkStream, PreviewWindow, Sink, VideoWriter, VirtualCamera,
-                                    format_hotkeys)
+from stylize.realtime import sinks as sink_types  # its PyAV sinks load when named, so `stylize bench` runs without PyAV
+from stylize.realtime.sinks import PreviewWindow, Sink, format_hotkeys
 from stylize.realtime.sources import DEFAULT_TIMEOUT, open_source
 from stylize.sizes import non_negative_float, parse_wxh, positive_float
 
@@ -122,7 +122,7 @@ class Recordings:
         self.first = first
         self.paths: list[Path] = []
 
-    def __call__(self) -> VideoWriter:
+    def __call__(self) -> sink_types.VideoWriter:
         base = Path(self.first) if self.first else Path(time.strftime("stylize-%Y%m%d-%H%M%S.mp4"))
         path, n = base, 1
         while self._taken(path):
@@ -130,7 +130,7 @@ class Recordings:
             path = base.with_name(f"{base.stem}-{n}{base.suffix}")
         self.paths.append(path)
         print(f"recording: {path}", file=sys.stderr, flush=True)
-        return VideoWriter(path, lossless=False, progress=False)
+        return sink_types.VideoWriter(path, lossless=False, progress=False)
 
     def _taken(self, path: Path) -> bool:
         # The --record FILE itself may be replaced, as asked; no other take overwrites a file.
@@ -182,9 +182,9 @@ def _sinks(args, controls: Controls) -> list[Sink]:
     if args.preview:
         sinks.append(PreviewWindow(controls))
     if args.stream:
-        sinks.append(Announced(NetworkStream(args.stream), describe_stream))
+        sinks.append(Announced(sink_types.NetworkStream(args.stream), describe_stream))
     if args.vcam:
-        sinks.append(Announced(VirtualCamera(), describe_vcam))
+        sinks.append(Announced(sink_types.VirtualCamera(), describe_vcam))
     return sinks
 
 
@@ -226,7 +226,7 @@ class Announced(Sink):
         self.inner.close()
 
 
-def describe_stream(stream: NetworkStream) -> str:
+def describe_stream(stream: sink_types.NetworkStream) -> str:
     """The line that tells a viewer what to open for `--stream`."""
     scheme = urlsplit(stream.url).scheme
     if scheme == "http":
@@ -239,7 +239,7 @@ def describe_stream(stream: NetworkStream) -> str:
             f"or ffplay {stream.url})")
 
 
-def describe_vcam(camera: VirtualCamera) -> str:
+def describe_vcam(camera: sink_types.VirtualCamera) -> str:
     device = camera.name.removeprefix("vcam ").strip() or "the virtual camera"
     return f"virtual camera: {device} (pick it in OBS as a Video Capture Device, or in a video-call app)"
 
