@@ -396,6 +396,8 @@ def run_scale(args) -> int:
     result = scale.run(settings, args.output)
     _show(args, result, scale.format_result(result))
     return 0
+
+
 def run_suite(args) -> int:
     from stylize.bench import suite
 
