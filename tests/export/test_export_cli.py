@@ -76,3 +76,13 @@ def test_tensorrt_without_tensorrt_names_the_extra(cli, tmp_path):
     assert result.returncode == 2 and len(lines(result)) == 1
     assert 'pip install "stylize[tensorrt]"' in lines(result)[0]
     assert not list(tmp_path.iterdir())
+
+
+def test_a_failed_check_exits_1_and_leaves_no_file(capsys, monkeypatch, tmp_path, shared):
+    monkeypatch.setitem(ox.PARITY, "int8", ("mean", 1e-6))  # no int8 graph is that close
+    out = tmp_path / "student-int8.onnx"
+    code = main(["export", "onnx", "--method", "student", "-o", str(out), "--int8", "--calibrate",
+                 str(shared / "data" / "train" / "content"), "--calibration-images", "1", "--check"])
+    stderr = capsys.readouterr().err
+    assert code == 1 and "check failed" in stderr and "int8" in stderr, stderr
+    assert not list(tmp_path.iterdir())
