@@ -77,7 +77,8 @@ def measure_quality(built: dict, eval_dir: Path, pairs: int, size: int) -> dict:
         for name, output in outputs.items():
             record[name] = scorer.score(output, content.target, style.target)
         records.append(record)
-    summary = {"pairs": len(records), "size": size, "psnr_db_mean": round(float(np.mean([r["psnr_db"] for r in records])), 2)}
+    psnr = float(np.mean([r["psnr_db"] for r in records]))
+    summary = {"pairs": len(records), "size": size, "psnr_db_mean": round(psnr, 2)}
     for name in ("onnxruntime fp32", "onnxruntime int8"):
         for metric in ("style_loss", "content_loss"):
             summary[f"{name} {metric}"] = round(float(np.mean([r[name][metric] for r in records])), 4)

@@ -132,7 +132,10 @@ def export_onnx(method: str, path: str | os.PathLike, *, net: nn.Module | None =
             from stylize.export import quantize
 
             with _temporary(path) as quantised:
-                quantize.quantize_int8(traced, quantised, quantize.calibration_feeds(method, net, list(calibration)))
+                # A fixed-size graph (Engstrom) calibrates at its own size.
+                photo_size = None if is_dynamic(method) else (size or EXPORT_SIZE)
+                feeds = quantize.calibration_feeds(method, net, list(calibration), photo_size)
+                quantize.quantize_int8(traced, quantised, feeds)
                 os.replace(quantised, path)
         else:
             os.replace(traced, path)

@@ -25,7 +25,7 @@ from stylize.realtime.engines import Engine, TorchEngine
 
 AUTO = "auto"
 # The faster CPU backend for the default net with 2 threads, interleaved in one run: onnxruntime / torch
-# fps 0.976 at 640x480 and 0.986 at 1280x720 (bench/results/int8_student_t2.json; separate runs agree:
+# fps 0.903 at 640x480 and 1.031 at 1280x720 (bench/results/int8_student_t2.json; separate runs agree:
 # torch 31.0, onnxruntime 28.4 fps in speed_student_{torch,onnxruntime}_640x480_t2.json).
 CPU_AUTO = "torch"
 TENSORRT_EXTRA = 'pip install "stylize[tensorrt]"'

@@ -40,13 +40,14 @@ def test_export_check_and_print_io_then_refuse_to_overwrite(cli, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["student.onnx"]  # no temporary left
 
 
-def test_int8_export_checks_on_a_photo(cli, tmp_path, shared):
+def test_int8_export_checks_on_a_photo(capsys, tmp_path, shared):
     out = tmp_path / "student-int8.onnx"
-    result = cli("export", "onnx", "--method", "student", "-o", out, "--int8", "--calibrate",
-                 shared / "data" / "train" / "content", "--calibration-images", "2", "--check")
-    assert result.returncode == 0, result.stderr
-    assert sum("mean abs difference" in line for line in lines(result)) == 2
-    assert "ONNX int8" in lines(result)[-1]
+    code = main(["export", "onnx", "--method", "student", "-o", str(out), "--int8", "--calibrate",
+                 str(shared / "data" / "train" / "content"), "--calibration-images", "2", "--check"])
+    stderr = capsys.readouterr().err.strip().splitlines()
+    assert code == 0 and out.is_file(), stderr
+    assert sum("mean abs difference" in line for line in stderr) == 2
+    assert "ONNX int8" in stderr[-1]
 
 
 @pytest.mark.parametrize("flags, words", [
@@ -71,8 +72,18 @@ def test_an_unknown_method_and_a_missing_folder_are_refused(capsys, tmp_path, me
 
 
 @pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT is installed here")
-def test_tensorrt_without_tensorrt_names_the_extra(cli, tmp_path):
-    result = cli("export", "tensorrt", "--method", "student", "-o", tmp_path / "s.engine")
-    assert result.returncode == 2 and len(lines(result)) == 1
-    assert 'pip install "stylize[tensorrt]"' in lines(result)[0]
+def test_tensorrt_without_tensorrt_names_the_extra(capsys, tmp_path):
+    code = main(["export", "tensorrt", "--method", "student", "-o", str(tmp_path / "s.engine")])
+    stderr = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(stderr) == 1 and 'pip install "stylize[tensorrt]"' in stderr[0], stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_failed_check_exits_1_and_leaves_no_file(capsys, monkeypatch, tmp_path, shared):
+    monkeypatch.setitem(ox.PARITY, "int8", ("mean", 1e-6))  # no int8 graph is that close
+    out = tmp_path / "student-int8.onnx"
+    code = main(["export", "onnx", "--method", "student", "-o", str(out), "--int8", "--calibrate",
+                 str(shared / "data" / "train" / "content"), "--calibration-images", "1", "--check"])
+    stderr = capsys.readouterr().err
+    assert code == 1 and "check failed" in stderr and "int8" in stderr, stderr
     assert not list(tmp_path.iterdir())

@@ -84,7 +84,8 @@ def test_a_built_engine_runs_and_matches_torch(tmp_path):
 
     net = zoo.load("student")
     look = Look("noise", "student", [np.random.default_rng(1).integers(0, 256, (64, 64, 3), np.uint8)])
-    engine, reference = TensorRTEngine(nets={"student": net}, fp16=False, profiles="240p"), TorchEngine(nets={"student": net})
+    engine = TensorRTEngine(nets={"student": net}, fp16=False, profiles="240p")
+    reference = TorchEngine(nets={"student": net})
     for each in (engine, reference):
         each.set_style(look)
     frame = np.random.default_rng(2).integers(0, 256, (120, 160, 3), np.uint8)

@@ -57,9 +57,12 @@ def test_ort_providers_always_end_with_the_cpu():
     assert all(p in backends.GPU_PROVIDERS for p in providers[:-1])
 
 
-def test_the_cli_says_what_an_explicit_auto_chose(cli, tmp_path, content_path):
+def test_the_cli_says_what_an_explicit_auto_chose(capsys, tmp_path, content_path):
+    from stylize.cli import main
+
     out = tmp_path / "auto.png"
-    result = cli("image", content_path, "--look", "great-wave", "--size", "64", "--backend", "auto", "-o", out)
-    stderr = result.stderr.decode()
-    assert result.returncode == 0, stderr
+    code = main(["image", str(content_path), "--look", "great-wave", "--size", "64", "--backend", "auto",
+                 "-o", str(out)])
+    stderr = capsys.readouterr().err
+    assert code == 0 and out.is_file(), stderr
     assert f"--backend auto chose {backends.auto_choice()}" in stderr
