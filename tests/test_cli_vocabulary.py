@@ -83,7 +83,8 @@ VERB_NAMES = {"image": [], "video": [], "batch": ["Ray"], "live": ["OBS"], "look
               "train": ["AdaIN-r31", "AesFA", "VGG-19"], "train adain": ["AdaIN-r31"], "train aesfa": ["AesFA"],
               "train student": ["VGG-19"], "bench": ["PNG"], "bench speed": ["VGG-19", "AdaIN"],
               "bench quality": ["VGG-19", "Gatys"], "bench pipeline": [], "bench soak": ["RSS", "OSC"],
-              "bench flicker": [], "bench scale": ["Ray"], "bench suite": ["GPU"]}
+              "bench flicker": [], "bench scale": ["Ray"], "bench suite": ["GPU"],
+              "export": ["ONNX", "TensorRT"], "export onnx": ["ONNX"], "export tensorrt": ["TensorRT"]}
 
 
 def test_the_capitals_check_covers_every_verb():

@@ -13,7 +13,7 @@ ADDRESS_HELP = ("run on Ray: with no ADDRESS a local Ray started for this job (t
 
 def add_scale_options(parser, ray_help: str = ADDRESS_HELP) -> None:
     """--ray [ADDRESS], --workers, --segments, --overlap and --join."""
-    from stylize.scale.join import JOINS
+    from stylize.scale import JOINS
 
     group = parser.add_argument_group("many machines (Ray)")
     group.add_argument("--ray", nargs="?", const="", metavar="ADDRESS", help=ray_help)

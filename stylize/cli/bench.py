@@ -382,7 +382,7 @@ def run_flicker(args) -> int:
 def run_scale(args) -> int:
     from stylize.bench import scale
     from stylize.scale.cluster import import_ray
-    from stylize.scale.join import JOINS
+    from stylize.scale import JOINS
 
     import_ray()
     joins = tuple(j.strip() for j in args.joins.split(",") if j.strip())

@@ -19,7 +19,7 @@ EXAMPLES = """examples:
   stylize export onnx --method student -o student.onnx --check
   stylize export onnx --method adain -o adain-fp16.onnx --fp16
   stylize export onnx --method student -o student-int8.onnx --int8 --calibrate photos/ --check
-  stylize export onnx --method scream -o scream-720p.onnx --size 1280x720    # Engstrom nets: one size
+  stylize export onnx --method scream -o scream-720p.onnx --resolution 1280x720    # Engstrom nets: one size
   stylize export onnx --print-io                   # every net's graph inputs and outputs
   stylize export tensorrt --method student -o student.engine --fp16 --profiles 480p,720p,1080p
 
@@ -37,7 +37,8 @@ def add_parser(verbs, parents) -> None:
     p = verbs.add_parser("export", parents=parents, help=HELP, description=sentence(HELP), epilog=EXAMPLES,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     kinds = p.add_subparsers(dest="format", metavar="FORMAT", required=True)
-    onnx = kinds.add_parser("onnx", parents=parents, help="an ONNX graph", epilog=EXAMPLES,
+    onnx_help = "an ONNX graph (fp32, fp16 or int8) for ONNX Runtime and the tools that read ONNX"
+    onnx = kinds.add_parser("onnx", parents=parents, help=onnx_help, description=sentence(onnx_help), epilog=EXAMPLES,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_common(onnx)
     precision = onnx.add_mutually_exclusive_group()
@@ -52,7 +53,8 @@ def add_parser(verbs, parents) -> None:
                                                               "-o: export to a temporary file; without --method: "
                                                               "every net's)")
     onnx.set_defaults(run=run_onnx)
-    trt = kinds.add_parser("tensorrt", parents=parents, help="a TensorRT engine (NVIDIA GPUs)", epilog=EXAMPLES,
+    trt_help = "a TensorRT engine for NVIDIA GPUs, built from the ONNX graph"
+    trt = kinds.add_parser("tensorrt", parents=parents, help=trt_help, description=sentence(trt_help), epilog=EXAMPLES,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_common(trt)
     trt.add_argument("--fp16", action="store_true", help="let TensorRT pick float16 kernels")
@@ -65,7 +67,7 @@ def add_parser(verbs, parents) -> None:
 def _add_common(parser) -> None:
     parser.add_argument("--method", help=f"the net: {', '.join(registry.methods())}")
     parser.add_argument("-o", "--output", metavar="FILE", help="where to write it (never overwritten)")
-    parser.add_argument("--size", help="WIDTHxHEIGHT of a fixed-size graph (Engstrom nets: "
+    parser.add_argument("--resolution", metavar="WxH", help="WIDTHxHEIGHT of a fixed-size graph (Engstrom nets: "
                                        f"{', '.join(m for m in registry.methods() if not registry.get(m).dynamic_size)}"
                                        f"; default {FIXED_SIZE[0]}x{FIXED_SIZE[1]}); other graphs take any size")
 
@@ -108,9 +110,9 @@ def _plan(args) -> tuple[str, Path, tuple[int, int] | None]:
         raise OutputError(f"{output}: folder {output.parent} does not exist")
     if not os.access(output.parent, os.W_OK):
         raise OutputError(f"{output}: folder {output.parent} is not writable")
-    if args.size and spec.dynamic_size:
-        raise OptionError(f"--size is for fixed-size graphs; {args.method}'s graph takes any size")
-    width, height = parse_wxh(args.size, "--size") if args.size else FIXED_SIZE
+    if args.resolution and spec.dynamic_size:
+        raise OptionError(f"--resolution is for fixed-size graphs; {args.method}'s graph takes any size")
+    width, height = parse_wxh(args.resolution, "--resolution") if args.resolution else FIXED_SIZE
     return args.method, output, None if spec.dynamic_size else (height, width)
 
 

@@ -8,3 +8,6 @@
 - cluster.py: Ray itself (imported lazily), the actors and the retries;
 - jobs.py: files into tasks and results into outputs, run through Ray or one worker in this process.
 """
+
+# How segments become one file (join.py). Here, so the command line can offer them without loading PyAV.
+JOINS = ("encode", "remux")

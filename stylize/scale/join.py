@@ -28,9 +28,9 @@ from stylize.imageio import output_errors
 from stylize.realtime.frames import Frame
 from stylize.realtime.sinks import VideoWriter
 from stylize.realtime.sinks.encoding import add_audio_route
+from stylize.scale import JOINS  # noqa: F401  (re-exported: the joins this module makes)
 from stylize.scale.plan import VideoPlan
 
-JOINS = ("encode", "remux")
 
 
 def join_segments(plan: VideoPlan, files: list[Path], target: str | os.PathLike, how: str = "encode") -> str:

@@ -53,7 +53,7 @@ def test_int8_export_checks_on_a_photo(capsys, tmp_path, shared):
 @pytest.mark.parametrize("flags, words", [
     (["--int8"], "--calibrate"),
     (["--calibrate", "."], "--int8"),
-    (["--size", "320x240"], "any size"),
+    (["--resolution", "320x240"], "any size"),
     (["--int8", "--calibrate", "/nonexistent"], "not a folder"),
 ])
 def test_bad_options_are_one_line_and_exit_2(capsys, tmp_path, flags, words):
