@@ -270,3 +270,38 @@ def stylize_video(source: str | os.PathLike, target: str | os.PathLike, *, look:
         raise OptionError("gatys optimises single pictures; give a net for video (e.g. method='adain')")
     return stylize_video_file(source, target, chosen, new_engine(backend, alpha, preserve_color),
                               size=size, progress=progress, stats_path=stats)
+
+
+# ------------------------------------------------------------ offline looks, distilled into live nets --
+def keyframes(video: str | os.PathLike, out_dir: str | os.PathLike, *, max_frames: int = 24,
+              min_gap_s: float = 0.5, max_gap_s: float = 2.0, size: int | None = None, progress: bool = False):
+    """Write `video`'s keyframes (scene cuts, one at least every `max_gap_s`) into `out_dir` as PNGs with
+    keyframes.json; returns the list of offline.keyframes.Keyframe (file, frame, time, reason)."""
+    from stylize.offline.keyframes import extract_keyframes
+
+    return extract_keyframes(video, out_dir, max_frames=max_frames, min_gap_s=min_gap_s, max_gap_s=max_gap_s,
+                             size=size, progress=progress)
+
+
+def offline_look(kind: str, keyframes_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
+                 style: str | os.PathLike | None = None, style_dir: str | os.PathLike | None = None,
+                 mask_dir: str | os.PathLike | None = None, mask_mode: str | None = None, size: int | None = 384,
+                 steps: int | None = None, style_weight: float | None = None, sd_model: str | os.PathLike | None = None,
+                 device: str = "auto", seed: int = 0, progress: bool = False):
+    """Paint every keyframe in `keyframes_dir` with one look by `kind` ("gatys" or "diffstyler") into
+    `out_dir`; frames already there are skipped. Returns the keyframes painted by this call."""
+    from stylize.offline import look_pass
+    from stylize.offline.train.device import pick_device
+
+    check_options(size=size)
+    settings = look_pass.LookSettings(kind, look_pass.style_paths(style, style_dir), size=size, steps=steps,
+                                      style_weight=style_weight, mask_dir=str(mask_dir) if mask_dir else None,
+                                      mask_mode=mask_mode, seed=seed)
+    device = str(pick_device(device))
+    if kind == "gatys":
+        painter = look_pass.gatys_painter(settings, device)
+    else:
+        painter = look_pass.diffstyler_painter(settings, sd_model, device)
+    segmenter = look_pass.person_segmenter() if mask_mode == "person" else None
+    return look_pass.paint_keyframes(keyframes_dir, out_dir, settings, painter, segmenter=segmenter,
+                                     progress=progress)

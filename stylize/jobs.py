@@ -103,7 +103,7 @@ def _input_errors():
         raise InputError(str(exc)) from None
 
 
-def _open_video(source: Path, size: int | None) -> VideoFile:
+def open_video(source: Path, size: int | None) -> VideoFile:
     with _input_errors():
         return VideoFile(str(source), size=size, paced=False)
 
@@ -127,7 +127,7 @@ def stylize_video_file(source: str | os.PathLike, target: str | os.PathLike, loo
     source, target = Path(source), Path(target)
     _check_video_paths(source, target, stats_path)
     started = time.perf_counter()
-    with _open_video(source, size) as video:
+    with open_video(source, size) as video:
         writer = VideoWriter(target, audio_from=source, total_frames=video.frame_count, lossless=True,
                              progress=progress)
         run = Pipeline(video, engine, [look], [writer], lossless=True).run()

@@ -69,3 +69,19 @@ def hostile_weight_files(folder: Path) -> dict[str, Path]:
     files["empty.pt"].write_bytes(b"")
     files["truncated.pt"].write_bytes(files["bare.pt"].read_bytes()[:200])
     return files
+
+
+def write_clip(path: Path, frames, fps: int = 12) -> Path:
+    """Encode RGB uint8 frames (all one even size) as an H.264 file with PyAV."""
+    import av
+
+    frames = list(frames)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "12"}
+        for rgb in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(stream.encode())
+    return path
