@@ -31,7 +31,8 @@ from stylize.models import registry, weights
 from stylize.realtime.engines import Engine, Look, TorchEngine, color_mode
 
 __all__ = ["BACKENDS", "DEFAULT_METHOD", "GATYS", "MethodInfo", "StyleEngine", "VideoResult", "check_options",
-           "engine", "look", "looks", "make_look", "methods", "new_engine", "stylize_image", "stylize_video"]
+           "distill", "engine", "keyframes", "load_net", "look", "looks", "make_look", "methods", "new_engine",
+           "offline_look", "stylize_image", "stylize_video"]
 
 DEFAULT_METHOD = registry.DEFAULT_METHOD
 
@@ -146,6 +147,14 @@ def make_look(method: str | None = None, *, look: str | None = None, style: Styl
     images = _style_images(style)
     return Look("+".join(name for name, _ in images), method, [rgb for _, rgb in images],
                 _style_weights(style_weights, len(images)))
+
+
+def load_net(path: str | os.PathLike) -> str:
+    """Register a distilled net file (made by `distill`) and return its method name, for `method=` anywhere.
+
+        stylize.stylize_video("in.mp4", "out.mp4", method=stylize.load_net("starry-clip.pt"))
+    """
+    return registry.register_file(path)
 
 
 def new_engine(backend: str = "auto", alpha: float = 1.0, preserve_color: bool | str | None = None) -> Engine:
@@ -305,3 +314,22 @@ def offline_look(kind: str, keyframes_dir: str | os.PathLike, out_dir: str | os.
     segmenter = look_pass.person_segmenter() if mask_mode == "person" else None
     return look_pass.paint_keyframes(keyframes_dir, out_dir, settings, painter, segmenter=segmenter,
                                      progress=progress)
+
+
+def distill(looks: str | os.PathLike, net: str | os.PathLike, *, video: str | os.PathLike | None = None,
+            steps: int = 600, size: int = 256, crop: int = 128, batch: int = 4, device: str = "auto",
+            threads: int | None = None, temporal_weight: float | None = None, resume: bool = False,
+            seed: int = 0, progress: bool = False) -> dict:
+    """Distil the offline look in folder `looks` (see `offline_look`) into a live net written to `net`.
+
+    video: frames of the same scenes, unseen in training pairs, for the style and temporal terms. size:
+    short side the frames are shrunk to; crop: side of the square training crops. Returns the net's sidecar
+    record (sha256, settings, last losses); use the file with `load_net(net)` or `--net`.
+    """
+    from stylize.offline.train.tasks.distill import DistillOptions, distill_look
+
+    if not (isinstance(steps, int) and steps >= 1):
+        raise OptionError(f"steps must be a whole number above 0, got {steps!r}")
+    options = DistillOptions() if temporal_weight is None else DistillOptions(temporal_weight=temporal_weight)
+    return distill_look(looks, net, video=video, options=options, progress=progress, resume=resume, steps=steps,
+                        crop=crop, short_side=size, batch=batch, device=device, threads=threads, seed=seed)

@@ -13,7 +13,7 @@ from stylize.errors import UserError
 
 # verb -> module in stylize.cli; each module has `add_parser(subparsers)`
 # and `run(args) -> int`.
-VERBS = ["image", "video", "live", "looks", "keyframes", "look", "weights", "info", "train", "bench"]
+VERBS = ["image", "video", "live", "looks", "keyframes", "look", "distill", "weights", "info", "train", "bench"]
 
 EPILOG = """examples:
   stylize image photo.jpg --look starry-night -o out.png

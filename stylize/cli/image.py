@@ -13,7 +13,7 @@ import numpy as np
 
 from stylize import api
 from stylize.cli import sentence
-from stylize.cli._looks import add_look_options, check_common, make_engine, split
+from stylize.cli._looks import add_look_options, build_looks, check_common, make_engine, split
 from stylize.cli.looks import list_looks
 from stylize.errors import OptionError, UserError
 from stylize.imageio import IMAGE_SUFFIXES, check_writable, list_images, read_image, write_image
@@ -147,6 +147,8 @@ def _make_folder(folder: Path) -> None:
 
 def build_look(args) -> Look:
     """Check every look option before any slow work starts; returns the one Look."""
+    if args.net:
+        return build_looks(args, several=False)[0]
     weights = None
     if args.style_weights:
         try:
