@@ -42,6 +42,7 @@ from stylize.realtime.engines import Engine, Look
 from stylize.realtime.frames import Frame, LatestSlot
 from stylize.realtime.sinks import Sink
 from stylize.realtime.sources import EndOfStream, Source, SourceLost
+from stylize.realtime.temporal import TemporalSmoother
 
 POLL = 0.05  # how often a stage waiting for room in a full file-mode queue looks up for a stop, seconds
 MAIN_POLL = 0.1  # how often the main thread checks for quit and --duration, seconds
@@ -237,12 +238,15 @@ class Pipeline:
     `controls.look_index`). `mask` turns a frame into an HxW weight map (1 =
     stylize). `recorder` makes a new recording sink each time recording is
     switched on from the controls (the sink given the frame size at open).
+    `smoothing` (realtime/temporal.py) blends each stylized frame with the
+    previous one along the flow, told which look painted it and whether a crossfade ran.
     """
 
     def __init__(self, source: Source, engine: Engine, looks: Sequence[Look], sinks: Sequence[Sink] = (),
                  *, controls: Controls | None = None, lossless: bool = False,
                  mask: Callable[[np.ndarray], np.ndarray] | None = None, duration: float | None = None,
-                 recorder: Callable[[], Sink] | None = None, join_timeout: float = 5.0):
+                 recorder: Callable[[], Sink] | None = None, join_timeout: float = 5.0,
+                 smoothing: TemporalSmoother | None = None):
         if not looks:
             raise ValueError("Pipeline needs at least one look")
         self.source = source
@@ -254,6 +258,7 @@ class Pipeline:
         self.mask = mask
         self.duration = duration
         self.recorder = recorder
+        self.smoothing = smoothing
         self.join_timeout = join_timeout
         self.sinks = list(sinks)
         self._stop = threading.Event()  # every thread's signal to end
@@ -386,7 +391,7 @@ class Pipeline:
     def _engine_loop(self) -> None:
         # Up to engine.depth frames are in the engine at once; each keeps its Frame (index, pts,
         # capture time) and the picture it was given, so the output pairs with the right metadata.
-        in_flight: deque[tuple[Frame, np.ndarray, float]] = deque()
+        in_flight: deque[tuple[Frame, np.ndarray, float, tuple]] = deque()
         try:
             while True:
                 frame = self._input.get()
@@ -395,8 +400,9 @@ class Pipeline:
                 self._apply_controls()
                 image, weights = self._picture(frame)
                 started = time.monotonic()
+                painted = (self.engine.look, self.engine.fading)  # read before submit plans the frame: no fade missed
                 self.engine.submit(image, weights)
-                in_flight.append((frame, image, time.monotonic() - started))
+                in_flight.append((frame, image, time.monotonic() - started, painted))
                 if len(in_flight) >= self.engine.depth:
                     self._deliver(*in_flight.popleft())
             while in_flight and not self._stop.is_set():  # end of stream: every frame goes out
@@ -417,10 +423,12 @@ class Pipeline:
             self._held = (frame.image, self.mask(frame.image) if self.mask is not None else None)
         return self._held
 
-    def _deliver(self, frame: Frame, image: np.ndarray, submit_s: float) -> None:
-        """Collect the oldest frame in flight and hand it to every sink."""
+    def _deliver(self, frame: Frame, image: np.ndarray, submit_s: float, painted: tuple) -> None:
+        """Collect the oldest frame in flight (smoothed, if asked) and hand it to every sink."""
         started = time.monotonic()
         stylized = self.engine.collect()
+        if self.smoothing is not None:
+            stylized = self.smoothing(image, stylized, *painted)
         now = time.monotonic()
         self.engine_stats.record(now, submit_s + now - started)  # the time the engine held this loop up
         out = Frame(stylized, frame.index, frame.captured_at, frame.pts, original=image)
@@ -510,6 +518,8 @@ class Pipeline:
             "drops": self.drops,
             "stages": stages,
         }
+        if self.smoothing is not None:
+            result["temporal_smoothing"] = self.smoothing.summary()
         if self._result is not None:
             result["stopped"] = self._result.reason
             if self._result.message:

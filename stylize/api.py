@@ -29,10 +29,12 @@ from stylize.jobs import (BACKENDS, GATYS, ImageJob, VideoResult, as_mask, as_rg
 from stylize.models import looks as builtin_looks
 from stylize.models import registry, weights
 from stylize.realtime.engines import Engine, Look, TorchEngine, color_mode
+from stylize.realtime.temporal import DEFAULT_STRENGTH as DEFAULT_SMOOTHING
+from stylize.realtime.temporal import TemporalSmoother
 
-__all__ = ["BACKENDS", "DEFAULT_METHOD", "GATYS", "MethodInfo", "StyleEngine", "VideoResult", "check_options",
-           "distill", "engine", "keyframes", "load_net", "look", "looks", "make_look", "methods", "new_engine",
-           "offline_look", "stylize_image", "stylize_video"]
+__all__ = ["BACKENDS", "DEFAULT_METHOD", "DEFAULT_SMOOTHING", "GATYS", "MethodInfo", "StyleEngine",
+           "TemporalSmoother", "VideoResult", "check_options", "distill", "engine", "keyframes", "load_net", "look",
+           "looks", "make_look", "methods", "new_engine", "offline_look", "stylize_image", "stylize_video"]
 
 DEFAULT_METHOD = registry.DEFAULT_METHOD
 
@@ -180,15 +182,18 @@ class StyleEngine:
         out = engine(frame)                     # HxWx3 uint8 RGB in and out
 
     `alpha` and `preserve_color` may change between frames. `engine` is the
-    underlying realtime.engines.Engine, for a Pipeline.
+    underlying realtime.engines.Engine, for a Pipeline. With `smoothing` (a
+    TemporalSmoother) consecutive calls are frames of one video: each is
+    blended with the previous output along the optical flow.
     """
 
-    def __init__(self, method: str, engine: Engine):
+    def __init__(self, method: str, engine: Engine, smoothing: TemporalSmoother | None = None):
         _check_method(method)
         if method == GATYS:
             raise OptionError("gatys optimises each picture; use stylize_image(..., method='gatys')")
         self.method = method
         self.engine = engine
+        self.smoothing = smoothing
         if registry.is_fast(method):
             engine.set_style(Look(method, method))
 
@@ -207,7 +212,10 @@ class StyleEngine:
         """Stylize one RGB uint8 frame; `mask` (HxW float in [0,1], 1 = stylize) limits where."""
         if self.engine.look is None:
             raise OptionError(f"method {self.method!r} needs a style first: engine.set_style(...)")
-        return self.engine(frame, mask)
+        if self.smoothing is None:
+            return self.engine(frame, mask)
+        painted = (self.engine.look, self.engine.fading)
+        return self.smoothing(frame, self.engine(frame, mask), *painted)
 
     @property
     def alpha(self) -> float:
@@ -229,12 +237,14 @@ class StyleEngine:
 
 
 def engine(method: str = DEFAULT_METHOD, backend: str = "auto", *, alpha: float = 1.0,
-           preserve_color: bool | str | None = None) -> StyleEngine:
+           preserve_color: bool | str | None = None, temporal_smoothing: float | None = None) -> StyleEngine:
     """A frame-by-frame engine for `method` on `backend` ("auto", "torch" or "onnxruntime").
 
     A fast net is ready at once; an arbitrary net needs `set_style(...)` first.
+    `temporal_smoothing` (0 to 0.95): treat the frames as a video and tame flicker (see stylize_video).
     """
-    return StyleEngine(method, new_engine(backend, alpha, preserve_color))
+    smoothing = TemporalSmoother(temporal_smoothing) if temporal_smoothing else None
+    return StyleEngine(method, new_engine(backend, alpha, preserve_color), smoothing)
 
 
 def stylize_image(image: Picture, *, look: str | None = None, style: Style | None = None,
@@ -265,11 +275,14 @@ def stylize_image(image: Picture, *, look: str | None = None, style: Style | Non
 def stylize_video(source: str | os.PathLike, target: str | os.PathLike, *, look: str | None = None,
                   style: Style | None = None, method: str | None = None, alpha: float = 1.0,
                   preserve_color: bool | str | None = None, size: int | None = None, backend: str = "auto",
-                  progress: bool = False, stats: str | os.PathLike | None = None) -> VideoResult:
+                  progress: bool = False, stats: str | os.PathLike | None = None,
+                  temporal_smoothing: float | None = None) -> VideoResult:
     """Stylize every frame of video file `source` into `target`, copying the audio unchanged.
 
     The style options are those of `stylize_image` (no Gatys). `stats` writes
-    per-stage timings as JSON. Returns a VideoResult (frames written, size,
+    per-stage timings as JSON. `temporal_smoothing` (0 to 0.95, e.g.
+    DEFAULT_SMOOTHING) blends each frame with the previous one where the
+    optical flow is reliable, which tames flicker. Returns a VideoResult (frames written, size,
     stop reason, stats, seconds); `result.finished` is False after Ctrl-C or
     a failure, and `target` then holds the frames done so far.
     """
@@ -278,7 +291,8 @@ def stylize_video(source: str | os.PathLike, target: str | os.PathLike, *, look:
     if chosen.method == GATYS:
         raise OptionError("gatys optimises single pictures; give a net for video (e.g. method='adain')")
     return stylize_video_file(source, target, chosen, new_engine(backend, alpha, preserve_color),
-                              size=size, progress=progress, stats_path=stats)
+                              size=size, progress=progress, stats_path=stats,
+                              temporal_smoothing=temporal_smoothing)
 
 
 # ------------------------------------------------------------ offline looks, distilled into live nets --

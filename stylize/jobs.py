@@ -25,6 +25,7 @@ from stylize.realtime.pipeline import Pipeline, StopReason, write_stats
 from stylize.realtime.sinks import VideoWriter
 from stylize.realtime.sinks.encoding import encoded_size
 from stylize.realtime.sources import VideoFile
+from stylize.realtime.temporal import TemporalSmoother
 from stylize.realtime.tiling import OVERLAP, PIXEL_BUDGET, TILE, TilingNote, needs_tiles, stylize_tiled
 from stylize.sizes import check_pixels
 
@@ -103,14 +104,16 @@ def _input_errors():
         raise InputError(str(exc)) from None
 
 
-def open_video(source: Path, size: int | None) -> VideoFile:
+def open_video(source: str | os.PathLike, size: int | None = None) -> VideoFile:
+    """The video file `source` decoded as fast as it goes (long side `size`); unreadable: InputError."""
     with _input_errors():
         return VideoFile(str(source), size=size, paced=False)
 
 
 def stylize_video_file(source: str | os.PathLike, target: str | os.PathLike, look: Look, engine: Engine, *,
                        size: int | None = None, progress: bool = True,
-                       stats_path: str | os.PathLike | None = None) -> VideoResult:
+                       stats_path: str | os.PathLike | None = None,
+                       temporal_smoothing: float | None = None) -> VideoResult:
     """Stylize every frame of `source` in order into `target`, copying its audio unchanged.
 
     `engine` keeps its alpha and colour settings; `size` is the long side of
@@ -121,16 +124,19 @@ def stylize_video_file(source: str | os.PathLike, target: str | os.PathLike, loo
     is not complete never replaces a file: when it failed (a broken input), or
     `target` already existed, its frames are kept as NAME.partial.EXT and the
     result's `target` says so. A progress bar with ETA goes to
-    stderr with `progress`. Bad output paths raise OutputError, unreadable
-    input InputError, all before any frame is stylized.
+    stderr with `progress`. `temporal_smoothing` (0 to 0.95; None or 0: off)
+    blends each frame with the previous one along the optical flow
+    (realtime/temporal.py). Bad options raise OptionError, bad output paths
+    OutputError, unreadable input InputError, all before any frame is stylized.
     """
     source, target = Path(source), Path(target)
+    smoothing = TemporalSmoother(temporal_smoothing) if temporal_smoothing else None
     _check_video_paths(source, target, stats_path)
     started = time.perf_counter()
     with open_video(source, size) as video:
         writer = VideoWriter(target, audio_from=source, total_frames=video.frame_count, lossless=True,
                              progress=progress)
-        run = Pipeline(video, engine, [look], [writer], lossless=True).run()
+        run = Pipeline(video, engine, [look], [writer], lossless=True, smoothing=smoothing).run()
     run.stats["backend"] = backend_label(engine)
     if stats_path is not None:
         write_stats(stats_path, run.stats)

@@ -8,6 +8,7 @@ from stylize.models import looks as builtin_looks
 from stylize.models import registry, weights
 from stylize.models.color import COLOR_MODES
 from stylize.realtime.engines import Engine, Look
+from stylize.realtime.temporal import DEFAULT_STRENGTH, MAX_STRENGTH, TemporalSmoother
 from stylize.sizes import finite_float
 
 
@@ -82,3 +83,18 @@ def _net_looks(paths: list[str], several: bool, other_look: bool) -> list[Look]:
 def make_engine(args) -> Engine:
     """The engine for --backend, set to --alpha and --preserve-color."""
     return api.new_engine(args.backend, args.alpha, args.preserve_color)
+
+
+def add_smoothing_option(group) -> None:
+    """--temporal-smoothing [STRENGTH], for the verbs that stylize video (live, video)."""
+    group.add_argument("--temporal-smoothing", type=finite_float, nargs="?", const=DEFAULT_STRENGTH,
+                       metavar="STRENGTH",
+                       help=f"tame flicker: blend the previous stylized frame, carried along the optical flow, "
+                            f"into each new one where the flow is reliable (0 to {MAX_STRENGTH}; without a "
+                            f"value {DEFAULT_STRENGTH}); off by default")
+
+
+def make_smoother(args) -> TemporalSmoother | None:
+    """The smoother --temporal-smoothing asks for (None: off); a strength out of range raises OptionError."""
+    strength = getattr(args, "temporal_smoothing", None)
+    return TemporalSmoother(strength) if strength else None

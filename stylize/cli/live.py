@@ -10,7 +10,8 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 from stylize.cli import sentence
-from stylize.cli._looks import add_look_options, backend_label, build_looks, check_common, make_engine
+from stylize.cli._looks import (add_look_options, add_smoothing_option, backend_label, build_looks, check_common,
+                                make_engine, make_smoother)
 from stylize.cli.video import VIDEO_SUFFIXES, check_output
 from stylize.errors import OptionError, UserError
 from stylize.realtime.controls import Controls, OscServer
@@ -42,6 +43,9 @@ EXAMPLES = f"""examples:
   # format mpegts) or a virtual camera (needs the 'vcam' extra), and record the show
   stylize live --stream udp://127.0.0.1:9000 --record show.mp4 --no-preview
   stylize live --vcam --method la_muse
+
+  # less flicker: blend each frame with the previous one along the optical flow
+  stylize live --look starry-night --temporal-smoothing 0.6
 
   # paint only the moving performer, keep the room as it is
   stylize live --method mosaic --mask-mode person
@@ -86,6 +90,7 @@ def add_parser(verbs, parents) -> None:
                       help="fade between looks over this many milliseconds (default 500; 0 cuts)")
     live.add_argument("--mask-mode", choices=MASK_MODES,
                       help="stylize only the moving person, or only the background (background subtraction)")
+    add_smoothing_option(live)
     live.add_argument("--osc", type=int, metavar="PORT", help="listen for OSC control messages on this UDP port")
     live.add_argument("--osc-host", default="127.0.0.1", help="address the OSC port binds to (default 127.0.0.1)")
     live.add_argument("--duration", type=positive_float, metavar="SECONDS", help="stop after this long")
@@ -94,6 +99,7 @@ def add_parser(verbs, parents) -> None:
 
 def _check(args) -> None:
     check_common(args)
+    make_smoother(args)  # a strength out of range fails before the camera opens
     if args.osc is not None and not 0 < args.osc < 65536:
         raise UserError(f"--osc must be a port number from 1 to 65535, got {args.osc}")
     if args.record:
@@ -150,7 +156,7 @@ def run(args) -> int:
         recordings = Recordings(args.record)
         pipeline = Pipeline(source, engine, looks, sinks, controls=controls,
                             mask=MotionMask(args.mask_mode) if args.mask_mode else None,
-                            duration=args.duration, recorder=recordings)
+                            duration=args.duration, recorder=recordings, smoothing=make_smoother(args))
         result = pipeline.run()
     result.stats["backend"] = controls.backend
     if args.stats:

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from stylize.cli import sentence
-from stylize.cli._looks import add_look_options, build_looks, check_common, make_engine
+from stylize.cli._looks import add_look_options, add_smoothing_option, build_looks, check_common, make_engine
 from stylize.jobs import VIDEO_SUFFIXES, check_output, stylize_video_file  # noqa: F401 (live checks --record)
 from stylize.realtime.pipeline import StopReason
 
@@ -17,6 +17,9 @@ EXAMPLES = """examples:
 
   # any painting with an arbitrary-style net, at 720 px on the long side, half strength
   stylize video clip.mp4 -o out.mp4 --style starry.jpg --method adain --size 720 --alpha 0.5
+
+  # less flicker: blend each frame with the previous one along the optical flow
+  stylize video clip.mp4 -o out.mp4 --look starry-night --temporal-smoothing
 
   # keep the clip's colours; write per-stage timings
   stylize video clip.mov -o out.mkv --method mosaic --preserve-color luminance --stats timings.json
@@ -35,6 +38,7 @@ def add_parser(verbs, parents) -> None:
     p.add_argument("input", metavar="INPUT", help="a video file")
     p.add_argument("-o", "--output", required=True, help="the stylized video file (.mp4, .mkv, .mov, ...)")
     add_look_options(p, several=False)
+    add_smoothing_option(p)
     p.add_argument("--stats", metavar="FILE.json", help="write frame counts, fps and per-stage timings here")
     p.set_defaults(run=run)
 
@@ -43,7 +47,7 @@ def run(args) -> int:
     check_common(args)
     look = build_looks(args, several=False)[0]
     result = stylize_video_file(args.input, args.output, look, make_engine(args), size=args.size,
-                                progress=True, stats_path=args.stats)
+                                progress=True, stats_path=args.stats, temporal_smoothing=args.temporal_smoothing)
     if result.finished:
         print(f"{args.input} -> {args.output} ({result.frames} frames, {result.width}x{result.height}, "
               f"{look.name}, {result.seconds:.1f} s)", file=sys.stderr)
