@@ -70,7 +70,7 @@ class Trainer:
             torch.set_num_threads(config.threads)
         torch.manual_seed(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)
-        self.contents, self.styles = task.data(config, self.device)
+        self.contents, self.styles = task.data(config, options, self.device)
         self.out = Path(config.out)
         (self.out / "samples").mkdir(parents=True, exist_ok=True)
         self.task = task(config, options, zoo.load_vgg().to(self.device))

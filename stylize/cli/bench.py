@@ -8,9 +8,9 @@ from pathlib import Path
 
 from stylize.cli import sentence
 from stylize.errors import UserError
-from stylize.sizes import parse_wxh, positive_float
+from stylize.sizes import parse_wxh, positive_float, positive_int
 
-HELP = "measure speed, quality and endurance (JSON and PNG into ./bench-results/, or the folder -o names)"
+HELP = "measure speed, quality, endurance and distilled looks (JSON and PNG into ./bench-results/, or the folder -o names)"
 EXAMPLES = """examples:
   stylize bench speed --method student --resolution 640x480 --backend onnxruntime
   stylize bench quality                    # about half an hour on a quiet 2-core CPU
@@ -75,6 +75,16 @@ the frames a viewer receives give the fps, /proc/PID/status the RSS.
 """
 
 
+DISTILL_HELP = "a distilled net's fidelity to its offline look, flicker and speed, each against AdaIN-r31"
+DISTILL_EXAMPLES = """examples:
+  # a net distilled with --hold-out 2: fidelity on those keyframes, flicker on ../shared/media, speed
+  stylize bench distill --net starry-clip.pt -o bench/results
+
+  # a quick look: 24 frames of one clip
+  stylize bench distill --net starry-clip.pt --clips clip.mp4 --frames 24
+"""
+
+
 def add_parser(verbs, parents) -> None:
     p = verbs.add_parser("bench", help=HELP, description=sentence(HELP), epilog=EXAMPLES,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -124,6 +134,20 @@ def add_parser(verbs, parents) -> None:
                                                              "(default pipeline)")
     _add_output(pipeline)
     pipeline.set_defaults(run=run_pipeline)
+
+    distill = benches.add_parser("distill", parents=parents, help=DISTILL_HELP, description=sentence(DISTILL_HELP),
+                                 epilog=DISTILL_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    distill.add_argument("--net", required=True, metavar="NET.pt", help="the net `stylize distill` wrote")
+    distill.add_argument("--looks", metavar="LOOKDIR", help="its look folder (default: the one it was trained on)")
+    distill.add_argument("--clips", help="comma-separated videos for flicker (default ../shared/media/*.mp4)")
+    distill.add_argument("--frames", type=positive_int, default=48, help="frames per clip (default 48)")
+    distill.add_argument("--size", type=positive_int, default=320, help="long side of the clips' frames (default 320)")
+    distill.add_argument("--threads", type=positive_int, default=2, help="CPU threads (default 2)")
+    distill.add_argument("--seconds", type=positive_float, default=10.0, help="timed seconds per contender in the "
+                                                                              "speed test (default 10)")
+    _add_output(distill)
+    distill.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    distill.set_defaults(run=run_distill)
 
     soak = benches.add_parser("soak", parents=parents, help=SOAK_HELP, description=sentence(SOAK_HELP),
                               epilog=SOAK_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -222,4 +246,14 @@ def run_soak(args) -> int:
     print(f"soaking live for {args.minutes:g} min ...", file=sys.stderr)
     result = soak.run(settings, args.output)
     _show(args, result, soak.format_result(result))
+    return 0
+
+
+def run_distill(args) -> int:
+    from stylize.bench import distill
+
+    clips = [c.strip() for c in args.clips.split(",") if c.strip()] if args.clips else None
+    result = distill.run(args.net, looks=args.looks, clips=clips, frames=args.frames, size=args.size,
+                         threads=args.threads, seconds=args.seconds, out=args.output)
+    _show(args, result, distill.format_result(result))
     return 0

@@ -41,6 +41,8 @@ def add_parser(verbs, parents) -> None:
     p.add_argument("--batch", type=positive_int, default=4, help="crops per step (default 4)")
     p.add_argument("--temporal-weight", type=non_negative_float, help="weight of the temporal term (default 20; "
                                                                       "0 turns it off)")
+    p.add_argument("--hold-out", type=int, default=0, metavar="N",
+                   help="leave N keyframes out of training, for `stylize bench distill` to measure fidelity on")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--threads", type=positive_int, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -53,7 +55,8 @@ def run(args) -> int:
 
     record = api.distill(args.looks, args.output, video=args.video, steps=args.steps, size=args.size,
                          crop=args.crop, batch=args.batch, device=args.device, threads=args.threads,
-                         temporal_weight=args.temporal_weight, resume=args.resume, seed=args.seed, progress=True)
+                         temporal_weight=args.temporal_weight, hold_out=args.hold_out,
+                         resume=args.resume, seed=args.seed, progress=True)
     losses = ", ".join(f"{k} {v:.4g}" for k, v in record["losses"].items())
     print(f"distilled {record['look']} in {record['steps']} steps ({losses})", file=sys.stderr)
     print(f"net: {args.output} (sha256 {record['sha256'][:16]}…); use it with --net {args.output}", file=sys.stderr)

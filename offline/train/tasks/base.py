@@ -75,7 +75,7 @@ class Task:
         self.net = self.build_net()
 
     @classmethod
-    def data(cls, config: TrainConfig, device: torch.device) -> tuple[ImageBank, ImageBank]:
+    def data(cls, config: TrainConfig, options, device: torch.device) -> tuple[ImageBank, ImageBank]:
         """What `losses` is fed, as two banks of crops: by default the content and the style folder."""
         return (ImageBank(config.content_dir, config.crop, device, config.short_side),
                 ImageBank(config.style_dir, config.crop, device, config.short_side))

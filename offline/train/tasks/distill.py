@@ -30,6 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from stylize.errors import OptionError
 from stylize.imageio import read_image, resize_to
 from stylize.models import weights
 from stylize.models.adain import channel_stats
@@ -53,13 +54,25 @@ class DistillOptions:
     max_shift: int = option(3, "largest shift in pixels of the temporal term (default %(default)s)")
     noise: float = option(0.02, "std of the noise added to the shifted crop (default %(default)s, in [0,1] units)")
     frames_per_step: int = option(2, "video frames per step for the style and temporal terms (default %(default)s)")
+    hold_out: int = option(0, "keyframes left out of training, spread over the clip, for `stylize bench distill` "
+                              "to measure fidelity on (default %(default)s)")
 
 
-def _look_pairs(look_dir: str, short_side: int, crop: int) -> list[np.ndarray]:
-    """Each keyframe with its painting as one 6-channel image, so crops and flips stay aligned."""
+def held_out(pairs: list, count: int) -> list:
+    """`count` pairs spread evenly over the clip (never the first), kept out of training."""
+    if count <= 0:
+        return []
+    if count >= len(pairs):
+        raise OptionError(f"--hold-out {count} leaves no keyframe to train on ({len(pairs)} painted)")
+    return [pairs[min(len(pairs) - 1, 1 + round((i + 0.5) * (len(pairs) - 1) / count))] for i in range(count)]
+
+
+def _look_pairs(look_dir: str, short_side: int, crop: int, hold_out: int) -> list[np.ndarray]:
+    """Each training keyframe with its painting as one 6-channel image, so crops and flips stay aligned."""
     _, pairs = read_look(look_dir)
+    kept = held_out(pairs, hold_out)
     stacked = []
-    for pair in pairs:
+    for pair in (p for p in pairs if p not in kept):
         keyframe = shrink_for_crops(read_image(pair.keyframe), crop, short_side)
         painting = resize_to(read_image(pair.look), *keyframe.shape[:2])
         stacked.append(np.concatenate([keyframe, painting], axis=2))
@@ -84,18 +97,21 @@ class DistillTask(Task):
     loss_terms = ("pixel", "temporal")
 
     @classmethod
-    def data(cls, config, device: torch.device) -> tuple[ImageBank, ImageBank]:
-        """(keyframe+painting pairs, unseen frames): the video's, else the keyframes themselves."""
-        pairs = ImageBank.of(_look_pairs(config.content_dir, config.short_side, config.crop), config.crop, device)
+    def data(cls, config, options: DistillOptions, device: torch.device) -> tuple[ImageBank, ImageBank]:
+        """(keyframe+painting pairs, unseen frames): the video's, else the training keyframes themselves."""
+        stacked = _look_pairs(config.content_dir, config.short_side, config.crop, options.hold_out)
+        pairs = ImageBank.of(stacked, config.crop, device)
         source = config.style_dir
         if source == config.content_dir:
-            frames = [pair[..., :3] for pair in _look_pairs(source, config.short_side, config.crop)]
+            frames = [pair[..., :3] for pair in stacked]
         else:
             frames = _video_frames(source, config.short_side, config.crop)
         return pairs, ImageBank.of(frames, config.crop, device)
 
     def build_net(self) -> DistilledNet:
-        paintings = [read_image(pair.look) for pair in read_look(self.config.content_dir)[1]]
+        pairs = read_look(self.config.content_dir)[1]
+        kept = held_out(pairs, self.options.hold_out)
+        paintings = [read_image(pair.look) for pair in pairs if pair not in kept]
         self.look_stats = self._painting_stats(paintings)
         student = StudentNet.from_inference_state_dict(weights.load("student"))
         means, stds = zip(*(channel_stats(student.encoder(_tensor(p))) for p in paintings))
@@ -192,7 +208,9 @@ def distill_look(look_dir: str | os.PathLike, net_path: str | os.PathLike, *, vi
     losses = trainer.run()
     styles = ", ".join(Path(s).name for s in record.get("styles", []))
     with trainer.averaged():
-        about = {"look": f"{record.get('kind', '?')} with {styles} on {len(pairs)} keyframes",
+        kept = [p.look.name for p in held_out(pairs, trainer.options.hold_out)]
+        about = {"look": f"{record.get('kind', '?')} with {styles} on {len(pairs) - len(kept)} keyframes",
+                 "held_out": kept,
                  "look_dir": str(Path(look_dir).resolve()), "video": str(video) if video else None,
                  "steps": trainer.step, "train": trainer.settings()}
         sidecar = write_net(net_path, trainer.task.net, about)
