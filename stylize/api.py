@@ -337,7 +337,7 @@ def distill(looks: str | os.PathLike, net: str | os.PathLike, *, video: str | os
     """Distil the offline look in folder `looks` (see `offline_look`) into a live net written to `net`.
 
     video: frames of the same scenes, unseen in training pairs, for the style and temporal terms. size:
-    short side the frames are shrunk to; crop: side of the square training crops. hold_out: keyframes left
+    long side the keyframes are shrunk to; crop: side of the square training crops. hold_out: keyframes left
     out of training (listed in the sidecar) for `bench distill` to measure fidelity on. Returns the net's sidecar
     record (sha256, settings, last losses); use the file with `load_net(net)` or `--net`.
     """
@@ -348,4 +348,4 @@ def distill(looks: str | os.PathLike, net: str | os.PathLike, *, video: str | os
     options = DistillOptions(hold_out=hold_out, **({} if temporal_weight is None else
                                                    {"temporal_weight": temporal_weight}))
     return distill_look(looks, net, video=video, options=options, progress=progress, resume=resume, steps=steps,
-                        crop=crop, short_side=size, batch=batch, device=device, threads=threads, seed=seed)
+                        crop=crop, long_side=size, batch=batch, device=device, threads=threads, seed=seed)

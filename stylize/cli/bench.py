@@ -134,7 +134,20 @@ def add_parser(verbs, parents) -> None:
                                                              "(default pipeline)")
     _add_output(pipeline)
     pipeline.set_defaults(run=run_pipeline)
+    _add_distill(benches, parents)
+    soak = benches.add_parser("soak", parents=parents, help=SOAK_HELP, description=sentence(SOAK_HELP),
+                              epilog=SOAK_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    soak.add_argument("--minutes", type=positive_float, default=20.0, help="length of the run (default 20)")
+    soak.add_argument("--resolution", default="320x240", metavar="WxH", help="test pattern size (default 320x240)")
+    soak.add_argument("--fps", type=positive_float, default=30.0, help="the test pattern's rate (default 30)")
+    soak.add_argument("--looks", default="starry-night,great-wave,tahiti",
+                      help="built-in looks the OSC changes step through (default starry-night,great-wave,tahiti)")
+    _add_output(soak)
+    soak.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    soak.set_defaults(run=run_soak)
 
+
+def _add_distill(benches, parents) -> None:
     distill = benches.add_parser("distill", parents=parents, help=DISTILL_HELP, description=sentence(DISTILL_HELP),
                                  epilog=DISTILL_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     distill.add_argument("--net", required=True, metavar="NET.pt", help="the net `stylize distill` wrote")
@@ -148,17 +161,6 @@ def add_parser(verbs, parents) -> None:
     _add_output(distill)
     distill.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     distill.set_defaults(run=run_distill)
-
-    soak = benches.add_parser("soak", parents=parents, help=SOAK_HELP, description=sentence(SOAK_HELP),
-                              epilog=SOAK_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    soak.add_argument("--minutes", type=positive_float, default=20.0, help="length of the run (default 20)")
-    soak.add_argument("--resolution", default="320x240", metavar="WxH", help="test pattern size (default 320x240)")
-    soak.add_argument("--fps", type=positive_float, default=30.0, help="the test pattern's rate (default 30)")
-    soak.add_argument("--looks", default="starry-night,great-wave,tahiti",
-                      help="built-in looks the OSC changes step through (default starry-night,great-wave,tahiti)")
-    _add_output(soak)
-    soak.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
-    soak.set_defaults(run=run_soak)
 
 
 def _add_common(parser) -> None:

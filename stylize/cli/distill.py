@@ -36,7 +36,7 @@ def add_parser(verbs, parents) -> None:
                                                     "frames train the style and temporal terms")
     p.add_argument("-o", "--output", required=True, metavar="NET.pt", help="the distilled net to write")
     p.add_argument("--steps", type=positive_int, default=600, help="optimiser steps (default 600)")
-    p.add_argument("--size", type=positive_int, default=256, help="short side of the training frames (default 256)")
+    p.add_argument("--size", type=positive_int, default=256, help="long side of the training frames in pixels (default 256)")
     p.add_argument("--crop", type=positive_int, default=128, help="side of the square crops (default 128)")
     p.add_argument("--batch", type=positive_int, default=4, help="crops per step (default 4)")
     p.add_argument("--temporal-weight", type=non_negative_float, help="weight of the temporal term (default 20; "

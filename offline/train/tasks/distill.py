@@ -180,11 +180,12 @@ def work_folder(net_path: str | os.PathLike) -> Path:
 
 
 def distill_look(look_dir: str | os.PathLike, net_path: str | os.PathLike, *, video: str | os.PathLike | None = None,
-                 options: DistillOptions | None = None, progress: bool = True, resume: bool = False,
-                 **config) -> dict:
+                 options: DistillOptions | None = None, long_side: int | None = None, progress: bool = True,
+                 resume: bool = False, **config) -> dict:
     """Train a distilled net for the look in `look_dir` and write it to `net_path` (with its sidecar).
 
-    `config` holds TrainConfig fields (steps, crop, short_side, batch, lr, device, threads, seed, ...).
+    `config` holds TrainConfig fields (steps, crop, short_side, batch, lr, device, threads, seed, ...);
+    `long_side` sets short_side from the keyframes' shape, so their long side is that many pixels.
     With `resume`, the checkpoint in the work folder (`work_folder(net_path)`) is continued.
     Returns the sidecar record, with the last step's losses under "losses".
     """
@@ -199,6 +200,9 @@ def distill_look(look_dir: str | os.PathLike, net_path: str | os.PathLike, *, vi
     if net_path.exists():
         raise OutputError(f"{net_path} exists already; give a new file name")
     record, pairs = read_look(look_dir)
+    if long_side:
+        height, width = read_image(pairs[0].keyframe).shape[:2]
+        config["short_side"] = max(config.get("crop", 256), round(long_side * min(height, width) / max(height, width)))
     out = work_folder(net_path)
     settings = TrainConfig(kind="distill", content_dir=str(look_dir), style_dir=str(video or look_dir), out=str(out),
                            **{"checkpoint_every": 100, "sample_every": 100, **config})
