@@ -36,6 +36,13 @@ def sentence(text: str) -> str:
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps our hand-wrapped examples and shows defaults."""
 
+    def add_argument(self, action) -> None:
+        super().add_argument(action)
+        if isinstance(action, argparse._SubParsersAction) and action.choices:
+            # argparse measures the verbs without their own indent, so a long one (keyframes) lost its column.
+            longest = max(map(len, action.choices)) + self._current_indent + self._indent_increment
+            self._action_max_length = max(self._action_max_length, longest)
+
 
 class Parser(argparse.ArgumentParser):
     """Usage errors as one line on stderr and exit code 2, like every other error."""
