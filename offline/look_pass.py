@@ -213,23 +213,30 @@ def person_segmenter() -> Callable[[np.ndarray], np.ndarray]:
 
 def diffstyler_painter(settings: LookSettings, sd_model: str | os.PathLike | None, device: str = "cpu") -> Painter:
     """DiffStyler (offline/diffstyler.py) on a user-supplied Stable Diffusion folder: one LoRA per style image,
-    each mask region painted by its own style, unmasked regions kept."""
+    one mask per LoRA (a user mask, person and background, or automatic regions), unmasked regions kept."""
     if not sd_model:
         raise OptionError("look diffstyler needs --sd-model PATH: a diffusers-format Stable Diffusion folder "
                           "(none ships with stylize)")
-    if not Path(sd_model).is_dir():
-        raise InputError(f"--sd-model {sd_model}: not a folder")
     try:
         from stylize.offline import diffstyler
+        from stylize.offline.regions import auto_regions
     except ImportError as exc:
         raise OptionError(f"look diffstyler needs the diffusion extra (pip install 'stylize[diffusion]'): "
                           f"{exc.name or exc} is missing") from None
-    options = diffstyler.DiffStylerSettings(**settings.extra)
-    pipe = diffstyler.load_pipeline(str(sd_model), device)
-    loras = [diffstyler.train_style_lora(pipe, [read_image(path)], options) for path in settings.styles]
+    options = diffstyler.DiffStylerSettings(**{"size": settings.size or 512, "seed": settings.seed,
+                                               **settings.extra})
+    parts = diffstyler.load_pipeline(str(sd_model), device)
+    loras = [diffstyler.train_style_lora(parts, [path], options, progress=False, name=Path(path).stem)
+             for path in settings.styles]
 
     def paint(content: np.ndarray, mask: np.ndarray | None, keyframe: Keyframe) -> np.ndarray:
-        masks = None if mask is None else [mask]
-        return diffstyler.diffstyle(pipe, content, loras[:1] if masks else loras, masks, options)
+        if settings.mask_mode == "regions":
+            masks = auto_regions(content, len(loras))
+        elif settings.mask_mode == "person":
+            masks = diffstyler.person_masks(content)[:len(loras)]
+        else:
+            masks = None if mask is None else [mask]
+        return diffstyler.diffstyle(parts, content, loras[:len(masks)] if masks else loras, masks, options,
+                                    progress=False)
 
     return paint

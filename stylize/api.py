@@ -325,7 +325,8 @@ def offline_look(kind: str, keyframes_dir: str | os.PathLike, out_dir: str | os.
         painter = look_pass.gatys_painter(settings, device)
     else:
         painter = look_pass.diffstyler_painter(settings, sd_model, device)
-    segmenter = look_pass.person_segmenter() if mask_mode == "person" else None
+    # DiffStyler makes its own masks per style (person and background, regions); Gatys takes one.
+    segmenter = look_pass.person_segmenter() if mask_mode == "person" and kind == "gatys" else None
     return look_pass.paint_keyframes(keyframes_dir, out_dir, settings, painter, segmenter=segmenter,
                                      progress=progress)
 
