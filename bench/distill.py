@@ -124,7 +124,7 @@ def run(net: str, *, looks: str | None = None, clips: list[str] | None = None, f
         stem = f"distill_{Path(net).stem}"
         result["files"] = [str(folder / f"{stem}.json"), str(folder / f"{stem}.png")]
         report.write_json(folder / f"{stem}.json", result)
-        report.write_png(folder / f"{stem}.png", np.concatenate([fit_long_side(r, 1200) for r in rows], axis=0))
+        report.write_png(folder / f"{stem}.png", np.concatenate([fit_long_side(r, 640) for r in rows], axis=0))
     return result
 
 
