@@ -14,7 +14,9 @@ hash-checked by models/weights.py, and models/zoo.py joins the two.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -24,6 +26,7 @@ from stylize.errors import OptionError, WeightsError
 from stylize.models import weights
 from stylize.models.adain import AdaINNet, Decoder
 from stylize.models.aesfa import AesFANet
+from stylize.models.distilled import DistilledNet, read_sidecar
 from stylize.models.fast import EngstromNet, JohnsonNet
 from stylize.models.graphs import AdaINGraph, AesFAGraph, FastNetGraph
 from stylize.models.student import StudentNet
@@ -113,6 +116,30 @@ def fast_methods() -> list[str]:
 def is_fast(method: str) -> bool:
     """Whether `method` names a registered fast net with a fixed look."""
     return method in NETS and not NETS[method].arbitrary
+
+
+def register_file(path: str | os.PathLike) -> str:
+    """Register a distilled net file (`stylize distill`'s NAME.pt with NAME.pt.json) and return its method name.
+
+    The sidecar's sha256 pins the weights: they are registered like any others, so the engines and the export
+    load them hash-checked (weights_only). The name is the file's stem, with the hash's start when a different
+    net holds that name already.
+    """
+    path = Path(path).resolve()
+    record = read_sidecar(path)
+    sha = record["sha256"]
+    name = path.stem
+    known = weights.REGISTRY.get(name)
+    if known is not None and known.sha256 != sha:
+        name = f"{name}-{sha[:8]}"
+    weights.register(weights.WeightSpec(name, str(path), sha, record["architecture"], "your own (distilled)",
+                                        size=record.get("size"), note=f"distilled from {record.get('look', '?')}"))
+    register(NetSpec(
+        name, DistilledNet, name, "none", f"a distilled look from {path.name}",
+        build=lambda state, vgg: DistilledNet.from_state_dict(state),
+        build_random=lambda vgg: DistilledNet(), inference_state=_full_state, graph=FastNetGraph,
+    ))
+    return name
 
 
 def _adain_from_state(state: dict[str, torch.Tensor], vgg: VGGLoader) -> AdaINNet:

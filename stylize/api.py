@@ -35,8 +35,9 @@ from stylize.realtime.temporal import DEFAULT_STRENGTH as DEFAULT_SMOOTHING
 from stylize.realtime.temporal import TemporalSmoother
 
 __all__ = ["BACKENDS", "DEFAULT_METHOD", "DEFAULT_SMOOTHING", "GATYS", "MethodInfo", "StyleEngine",
-           "TemporalSmoother", "VideoResult", "check_options", "as_look", "engine", "look", "looks", "make_look",
-           "mask", "methods", "new_engine", "stylize_image", "stylize_video"]
+           "TemporalSmoother", "VideoResult", "check_options", "as_look", "distill", "engine", "keyframes", "load_net",
+           "look", "looks", "make_look", "mask", "methods", "new_engine", "offline_look", "stylize_image",
+           "stylize_video"]
 
 DEFAULT_METHOD = registry.DEFAULT_METHOD
 
@@ -204,6 +205,12 @@ def _set_background(engine_: Engine | None, background_look: Look | str | None, 
         raise OptionError("background_look paints what the mask leaves, and mask_mode='background' leaves the "
                           "people: use mask_mode='person' with the two looks swapped")
     engine_.set_background(as_look(background_look, method if method and not registry.is_fast(method) else None))
+def load_net(path: str | os.PathLike) -> str:
+    """Register a distilled net file (made by `distill`) and return its method name, for `method=` anywhere.
+
+        stylize.stylize_video("in.mp4", "out.mp4", method=stylize.load_net("starry-clip.pt"))
+    """
+    return registry.register_file(path)
 
 
 def new_engine(backend: str = "auto", alpha: float = 1.0, preserve_color: bool | str | None = None) -> Engine:
@@ -356,3 +363,60 @@ def stylize_video(source: str | os.PathLike, target: str | os.PathLike, *, look:
     weights = None if mask_mode is None else live_mask(mask_mode, mask_smoothing, mask_feather, engine_device(engine_))
     return stylize_video_file(source, target, chosen, engine_, size=size, progress=progress, stats_path=stats,
                               mask=weights, temporal_smoothing=temporal_smoothing)
+
+
+# ------------------------------------------------------------ offline looks, distilled into live nets --
+def keyframes(video: str | os.PathLike, out_dir: str | os.PathLike, *, max_frames: int = 24,
+              min_gap_s: float = 0.5, max_gap_s: float = 2.0, size: int | None = None, progress: bool = False):
+    """Write `video`'s keyframes (scene cuts, one at least every `max_gap_s`) into `out_dir` as PNGs with
+    keyframes.json; returns the list of offline.keyframes.Keyframe (file, frame, time, reason)."""
+    from stylize.offline.keyframes import extract_keyframes
+
+    return extract_keyframes(video, out_dir, max_frames=max_frames, min_gap_s=min_gap_s, max_gap_s=max_gap_s,
+                             size=size, progress=progress)
+
+
+def offline_look(kind: str, keyframes_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
+                 style: str | os.PathLike | None = None, style_dir: str | os.PathLike | None = None,
+                 mask_dir: str | os.PathLike | None = None, mask_mode: str | None = None, size: int | None = 384,
+                 steps: int | None = None, style_weight: float | None = None, sd_model: str | os.PathLike | None = None,
+                 device: str = "auto", seed: int = 0, progress: bool = False):
+    """Paint every keyframe in `keyframes_dir` with one look by `kind` ("gatys" or "diffstyler") into
+    `out_dir`; frames already there are skipped. Returns the keyframes painted by this call."""
+    from stylize.offline import look_pass
+    from stylize.offline.train.device import pick_device
+
+    check_options(size=size)
+    settings = look_pass.LookSettings(kind, look_pass.style_paths(style, style_dir), size=size, steps=steps,
+                                      style_weight=style_weight, mask_dir=str(mask_dir) if mask_dir else None,
+                                      mask_mode=mask_mode, seed=seed)
+    device = str(pick_device(device))
+    if kind == "gatys":
+        painter = look_pass.gatys_painter(settings, device)
+    else:
+        painter = look_pass.diffstyler_painter(settings, sd_model, device)
+    # DiffStyler makes its own masks per style (person and background, regions); Gatys takes one.
+    segmenter = look_pass.person_segmenter() if mask_mode == "person" and kind == "gatys" else None
+    return look_pass.paint_keyframes(keyframes_dir, out_dir, settings, painter, segmenter=segmenter,
+                                     progress=progress)
+
+
+def distill(looks: str | os.PathLike, net: str | os.PathLike, *, video: str | os.PathLike | None = None,
+            steps: int = 600, size: int = 256, crop: int = 128, batch: int = 4, device: str = "auto",
+            threads: int | None = None, temporal_weight: float | None = None, hold_out: int = 0,
+            resume: bool = False, seed: int = 0, progress: bool = False) -> dict:
+    """Distil the offline look in folder `looks` (see `offline_look`) into a live net written to `net`.
+
+    video: frames of the same scenes, unseen in training pairs, for the style and temporal terms. size:
+    long side the keyframes are shrunk to; crop: side of the square training crops. hold_out: keyframes left
+    out of training (listed in the sidecar) for `bench distill` to measure fidelity on. Returns the net's sidecar
+    record (sha256, settings, last losses); use the file with `load_net(net)` or `--net`.
+    """
+    from stylize.offline.train.tasks.distill import DistillOptions, distill_look
+
+    if not (isinstance(steps, int) and steps >= 1):
+        raise OptionError(f"steps must be a whole number above 0, got {steps!r}")
+    options = DistillOptions(hold_out=hold_out, **({} if temporal_weight is None else
+                                                   {"temporal_weight": temporal_weight}))
+    return distill_look(looks, net, video=video, options=options, progress=progress, resume=resume, steps=steps,
+                        crop=crop, long_side=size, batch=batch, device=device, threads=threads, seed=seed)

@@ -81,3 +81,17 @@ def texture(width: int, height: int, seed: int = 0) -> np.ndarray:
 def shifted(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
     """`image` moved by (dx, dy): the pixel at x in `image` is at x + (dx, dy) in the result."""
     return np.roll(image, (dy, dx), axis=(0, 1))
+def write_clip(path: Path, frames, fps: int = 12) -> Path:
+    """Encode RGB uint8 frames (all one even size) as an H.264 file with PyAV."""
+    import av
+
+    frames = list(frames)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "12"}
+        for rgb in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(stream.encode())
+    return path

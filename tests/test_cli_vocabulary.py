@@ -84,7 +84,9 @@ VERB_NAMES = {"image": [], "video": [], "batch": ["Ray"], "live": ["OBS"], "look
               "train student": ["VGG-19"], "bench": ["PNG"], "bench speed": ["VGG-19", "AdaIN"],
               "bench quality": ["VGG-19", "Gatys"], "bench pipeline": [], "bench soak": ["RSS", "OSC"],
               "bench flicker": [], "bench scale": ["Ray"], "bench suite": ["GPU"],
-              "export": ["ONNX", "TensorRT"], "export onnx": ["ONNX"], "export tensorrt": ["TensorRT"]}
+              "export": ["ONNX", "TensorRT"], "export onnx": ["ONNX"], "export tensorrt": ["TensorRT"],
+              "keyframes": ["JSON"], "look": ["Gatys", "DiffStyler"], "distill": [], "train distill": [],
+              "bench distill": ["AdaIN-r31"]}
 
 
 def test_the_capitals_check_covers_every_verb():

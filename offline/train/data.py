@@ -48,6 +48,17 @@ class ImageBank:
         self.images = [torch.from_numpy(shrink_for_crops(read_image(path), crop, short_side))
                        .permute(2, 0, 1).contiguous().to(device) for path in paths]
 
+    @classmethod
+    def of(cls, images: list[np.ndarray], crop: int, device: torch.device) -> "ImageBank":
+        """A bank of pictures already in memory (HxWxC uint8, any C: aligned channels crop and flip together)."""
+        if not images:
+            raise InputError("no images to train on")
+        bank = cls.__new__(cls)
+        bank.crop, bank.device = crop, device
+        bank.images = [torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).contiguous().to(device)
+                       for image in images]
+        return bank
+
     def __len__(self) -> int:
         return len(self.images)
 

@@ -8,7 +8,6 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -18,11 +17,10 @@ from stylize.models import zoo
 from stylize.models.weights import load_plain, sha256_of
 from stylize.offline.averaging import WeightAverage
 from stylize.offline.train.config import TrainConfig, plain_dict
-from stylize.offline.train.data import ImageBank
 from stylize.offline.train.device import pick_device, use_bf16
 from stylize.offline.train.losslog import LossLog
 from stylize.offline.train.tasks import task_class
-from stylize.offline.train.tasks.base import PERCEPTUAL_LOSSES, Task
+from stylize.offline.train.tasks.base import PERCEPTUAL_LOSSES
 
 
 def save_atomic(obj, path: Path) -> None:
@@ -46,20 +44,6 @@ def read_checkpoint(path: Path) -> dict:
         raise InputError(f"--resume: {path} is not a training checkpoint (it lacks {', '.join(wrong)}); "
                          "use the checkpoint.pt in a `stylize train` output folder")
     return state
-
-
-def sample_grid(task: Task, contents: torch.Tensor, styles: torch.Tensor) -> np.ndarray:
-    """Top row: styles; left column: contents; cells: stylized. RGB uint8."""
-    size = contents.shape[-1]
-    blank = torch.ones(3, size, size, device=contents.device)
-    rows = [torch.cat([blank, *styles], dim=2)]
-    for content in contents:
-        cells = [content]
-        for style in styles:
-            cells.append(task.stylize(content[None], style[None])[0].clamp(0, 1))
-        rows.append(torch.cat(cells, dim=2))
-    grid = torch.cat(rows, dim=1)
-    return (grid.permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
 
 
 def _shown(value) -> str:
@@ -86,8 +70,7 @@ class Trainer:
             torch.set_num_threads(config.threads)
         torch.manual_seed(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)
-        self.contents = ImageBank(config.content_dir, config.crop, self.device, config.short_side)
-        self.styles = ImageBank(config.style_dir, config.crop, self.device, config.short_side)
+        self.contents, self.styles = task.data(config, options, self.device)
         self.out = Path(config.out)
         (self.out / "samples").mkdir(parents=True, exist_ok=True)
         self.task = task(config, options, zoo.load_vgg().to(self.device))
@@ -172,7 +155,7 @@ class Trainer:
     def _sample(self) -> Path:
         self.task.net.eval()
         with self.averaged():
-            grid = sample_grid(self.task, self.preview_contents, self.preview_styles)
+            grid = self.task.preview(self.preview_contents, self.preview_styles)
         self.task.net.train()
         path = self.out / "samples" / f"step_{self.step:06d}.png"
         write_image(path, grid)

@@ -13,7 +13,8 @@ from stylize.errors import UserError
 
 # verb -> module in stylize.cli; each module has `add_parser(subparsers)`
 # and `run(args) -> int`.
-VERBS = ["image", "video", "batch", "live", "looks", "weights", "info", "train", "bench", "export"]
+VERBS = ["image", "video", "batch", "live", "looks", "keyframes", "look", "distill", "weights", "info", "train", "bench",
+         "export"]
 
 EPILOG = """examples:
   stylize image photo.jpg --look starry-night -o out.png
@@ -36,6 +37,13 @@ def sentence(text: str) -> str:
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps our hand-wrapped examples and shows defaults."""
+
+    def add_argument(self, action) -> None:
+        super().add_argument(action)
+        if isinstance(action, argparse._SubParsersAction) and action.choices:
+            # argparse measures the verbs without their own indent, so a long one (keyframes) lost its column.
+            longest = max(map(len, action.choices)) + self._current_indent + self._indent_increment
+            self._action_max_length = max(self._action_max_length, longest)
 
 
 class Parser(argparse.ArgumentParser):

@@ -18,7 +18,7 @@ from stylize.sizes import finite_float
 
 
 def add_look_options(parser, several: bool, gatys: bool = False) -> None:
-    """--method, --style, --look, --alpha, --preserve-color, --size and --backend."""
+    """--method, --style, --look, --net, --alpha, --preserve-color, --size and --backend."""
     each = "; several, comma-separated, give looks to switch between" if several else ""
     slow = ", or gatys (slow optimisation, best quality)" if gatys else ""
     group = parser.add_argument_group("what it looks like")
@@ -27,6 +27,8 @@ def add_look_options(parser, several: bool, gatys: bool = False) -> None:
                                         f"default {registry.DEFAULT_METHOD}){slow}{each}")
     group.add_argument("--style", help=f"painting image(s) for an arbitrary-style net{each}")
     group.add_argument("--look", help=f"built-in look(s) by name (see `stylize looks`){each}")
+    group.add_argument("--net", metavar="NET.pt", help=f"a distilled look, the file `stylize distill` wrote "
+                                                       f"(its NET.pt.json beside it){each}")
     group.add_argument("--alpha", type=finite_float, default=1.0, help="0 = the original picture, 1 = full style (default 1)")
     group.add_argument("--preserve-color", nargs="?", const="luminance", choices=COLOR_MODES,
                        help="keep the original colours: 'luminance' (the default) takes only the style's "
@@ -50,6 +52,8 @@ def check_common(args) -> None:
 def build_looks(args, several: bool) -> list[Look]:
     """The looks asked for by --method/--style/--look, validated; style images are read here, nets load later."""
     styles, names, methods = split(args.style), split(args.look), split(args.method)
+    if getattr(args, "net", None):
+        return _net_looks(split(args.net), several, bool(styles or names or methods))
     if styles and names:
         raise OptionError("give either a look (--look) or a style (--style), not both")
     if not several and max(len(styles), len(names), len(methods)) > 1:
@@ -71,6 +75,15 @@ def build_looks(args, several: bool) -> list[Look]:
     if not methods:
         return [api.make_look(None)]  # raises: nothing to stylize with
     return [api.make_look(method) for method in methods]
+
+
+def _net_looks(paths: list[str], several: bool, other_look: bool) -> list[Look]:
+    """The looks of distilled net files, each registered (sha256-checked when it loads)."""
+    if other_look:
+        raise OptionError("--net is a whole look: give it without --method, --style or --look")
+    if not several and len(paths) > 1:
+        raise OptionError("one look at a time here: give a single --net")
+    return [api.make_look(api.load_net(path)) for path in paths]
 
 
 def make_engine(args) -> Engine:

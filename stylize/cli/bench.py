@@ -8,9 +8,10 @@ from pathlib import Path
 
 from stylize.cli import sentence
 from stylize.errors import UserError
-from stylize.sizes import finite_float, parse_wxh, positive_float
+from stylize.sizes import finite_float, parse_wxh, positive_float, positive_int
 
-HELP = "measure speed, quality, flicker and endurance (JSON and PNG into ./bench-results/, or the folder -o names)"
+HELP = ("measure speed, quality, flicker, endurance, scale and distilled looks (JSON and PNG into ./bench-results/, "
+        "or the folder -o names)")
 EXAMPLES = """examples:
   stylize bench speed --method student --resolution 640x480 --backend onnxruntime
   stylize bench quality                    # about half an hour on a quiet 2-core CPU
@@ -129,6 +130,16 @@ a row runs on. Nets without registered weights are timed with random weights.
 """
 
 
+DISTILL_HELP = "a distilled net's fidelity to its offline look, flicker and speed, each against AdaIN-r31"
+DISTILL_EXAMPLES = """examples:
+  # a net distilled with --hold-out 2: fidelity on those keyframes, flicker on ../shared/media, speed
+  stylize bench distill --net starry-clip.pt -o bench/results
+
+  # a quick look: 24 frames of one clip
+  stylize bench distill --net starry-clip.pt --clips clip.mp4 --frames 24
+"""
+
+
 def add_parser(verbs, parents) -> None:
     p = verbs.add_parser("bench", help=HELP, description=sentence(HELP), epilog=EXAMPLES,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -183,6 +194,7 @@ def add_parser(verbs, parents) -> None:
     _add_flicker(benches, parents)
     _add_scale(benches, parents)
     _add_suite(benches, parents)
+    _add_distill(benches, parents)
 
 
 def _add_soak(benches, parents) -> None:
@@ -265,6 +277,20 @@ def _add_suite(benches, parents) -> None:
     _add_output(suite)
     suite.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     suite.set_defaults(run=run_suite)
+def _add_distill(benches, parents) -> None:
+    distill = benches.add_parser("distill", parents=parents, help=DISTILL_HELP, description=sentence(DISTILL_HELP),
+                                 epilog=DISTILL_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    distill.add_argument("--net", required=True, metavar="NET.pt", help="the net `stylize distill` wrote")
+    distill.add_argument("--looks", metavar="LOOKDIR", help="its look folder (default: the one it was trained on)")
+    distill.add_argument("--clips", help="comma-separated videos for flicker (default ../shared/media/*.mp4)")
+    distill.add_argument("--frames", type=positive_int, default=48, help="frames per clip (default 48)")
+    distill.add_argument("--size", type=positive_int, default=320, help="long side of the clips' frames (default 320)")
+    distill.add_argument("--threads", type=positive_int, default=2, help="CPU threads (default 2)")
+    distill.add_argument("--seconds", type=positive_float, default=10.0, help="timed seconds per contender in the "
+                                                                              "speed test (default 10)")
+    _add_output(distill)
+    distill.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    distill.set_defaults(run=run_distill)
 
 
 def _add_common(parser) -> None:
@@ -420,3 +446,13 @@ def run_suite(args) -> int:
 
 def _names(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def run_distill(args) -> int:
+    from stylize.bench import distill
+
+    clips = [c.strip() for c in args.clips.split(",") if c.strip()] if args.clips else None
+    result = distill.run(args.net, looks=args.looks, clips=clips, frames=args.frames, size=args.size,
+                         threads=args.threads, seconds=args.seconds, out=args.output)
+    _show(args, result, distill.format_result(result))
+    return 0

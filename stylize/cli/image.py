@@ -13,8 +13,8 @@ import numpy as np
 
 from stylize import api
 from stylize.cli import sentence
-from stylize.cli._looks import add_look_options, add_mask_options, background_look, check_common, check_mask, \
-    make_engine, split
+from stylize.cli._looks import add_look_options, add_mask_options, background_look, build_looks, check_common, \
+    check_mask, make_engine, split
 from stylize.cli.looks import list_looks
 from stylize.errors import OptionError, UserError
 from stylize.imageio import IMAGE_SUFFIXES, check_writable, list_images, read_image, write_image
@@ -157,6 +157,9 @@ def _make_folder(folder: Path) -> None:
 def build_look(args) -> tuple[Look, Look | None]:
     """Check every look option before any slow work starts; returns the Look, and the one where the mask is off
     (--background-look, or a second painting under a mask) or None."""
+    if args.net:
+        check_mask(args)
+        return build_looks(args, several=False)[0], background_look(args)
     weights = None
     if args.style_weights:
         try:

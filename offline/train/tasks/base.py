@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, NamedTuple
 
+import numpy as np
 import torch
 
 from stylize.models import registry
@@ -11,6 +12,7 @@ from stylize.models.adain import adain, channel_stats
 from stylize.models.losses import content_loss, mean_std, mean_std_style_loss, tv_loss
 from stylize.models.registry import NetSpec
 from stylize.offline.train.config import TrainConfig, option
+from stylize.offline.train.data import ImageBank
 
 STYLE_TAPS = ("relu1_1", "relu2_1", "relu3_1")
 # The loss terms every task reports (`tv` only with a TV weight); a task's own follow them.
@@ -71,6 +73,25 @@ class Task:
         self.device = next(vgg.parameters()).device
         self.aux = torch.nn.ModuleDict()
         self.net = self.build_net()
+
+    @classmethod
+    def data(cls, config: TrainConfig, options, device: torch.device) -> tuple[ImageBank, ImageBank]:
+        """What `losses` is fed, as two banks of crops: by default the content and the style folder."""
+        return (ImageBank(config.content_dir, config.crop, device, config.short_side),
+                ImageBank(config.style_dir, config.crop, device, config.short_side))
+
+    def preview(self, contents: torch.Tensor, styles: torch.Tensor) -> np.ndarray:
+        """The sample grid the trainer writes: styles across, contents down, each cell stylized."""
+        size = contents.shape[-1]
+        blank = torch.ones(3, size, size, device=contents.device)
+        rows = [torch.cat([blank, *styles], dim=2)]
+        for content in contents:
+            cells = [content]
+            for style in styles:
+                cells.append(self.stylize(content[None], style[None])[0].clamp(0, 1))
+            rows.append(torch.cat(cells, dim=2))
+        grid = torch.cat(rows, dim=1)
+        return (grid.permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
 
     @property
     def spec(self) -> NetSpec:
