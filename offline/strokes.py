@@ -11,7 +11,8 @@ The parameters, per control point, are kept in range by their parametrisation
 (no projection needed, so L-BFGS and Adam both work):
   displacement  max_displacement * tanh(raw), pixels: lines wobble, never wander;
   width         between min and max around the traced width (sigmoid);
-  colour        max_brightness * sigmoid(raw): ink stays clearly darker than paper;
+  colour        max_brightness * sigmoid(raw), and the ink's luminance (texture
+                included) is capped at max_luminance: lines stay darker than paper;
 and an optional texture offset, a field over the page added to the ink
 colour (texture_amplitude * tanh(raw)), which gives strokes the grain of a brush.
 """
@@ -31,6 +32,12 @@ PIECE_SPACING = 1.5  # px between samples along a curve at full size
 SOFTNESS = 0.4  # px over which a stroke's edge fades
 
 
+def _darkened(rgb: torch.Tensor, max_luminance: float) -> torch.Tensor:
+    """`rgb` (1x3xHxW) scaled down where its luminance passes `max_luminance`: hue kept, lines still read."""
+    luminance = (0.299 * rgb[:, 0:1] + 0.587 * rgb[:, 1:2] + 0.114 * rgb[:, 2:3]).clamp_min(1e-6)
+    return rgb * (max_luminance / luminance).clamp(max=1.0)
+
+
 def _logit(p: torch.Tensor) -> torch.Tensor:
     p = p.clamp(1e-4, 1 - 1e-4)
     return torch.log(p / (1 - p))
@@ -40,19 +47,22 @@ class StrokeRenderer(nn.Module):
     """Strokes as parameters; `forward(scale)` renders them at `scale` times the page size."""
 
     def __init__(self, strokes: Sequence[Stroke], height: int, width: int, *, ink: Sequence[float] = (0, 0, 0),
-                 max_displacement: float = 1.0, width_growth: float = 1.5, min_width: float = 1.5,
-                 max_brightness: float = 0.75, texture_amplitude: float = 0.25, texture: bool = True,
+                 max_displacement: float = 1.0, width_growth: float = 1.0, min_width: float = 1.5,
+                 max_brightness: float = 0.85, max_luminance: float = 0.5, texture_amplitude: float = 0.3,
+                 texture: bool = True,
                  colour: bool = True):
         super().__init__()
         if not strokes:
             raise ValueError("nothing to render: no strokes")
         self.height, self.width = height, width
         self.max_displacement, self.max_brightness = max_displacement, max_brightness
+        self.max_luminance = max_luminance
         self.texture_amplitude = texture_amplitude
         points = torch.from_numpy(np.concatenate([s.points for s in strokes])).float()
         widths = torch.from_numpy(np.concatenate([s.widths for s in strokes])).float()
         self.register_buffer("base_points", points)
-        low = torch.minimum(widths, torch.full_like(widths, min_width))
+        # Thin lines may thicken to min_width; no line may lose more than a fifth of its width.
+        low = (0.8 * widths).clamp_min(1.0)
         self.register_buffer("width_low", low)
         self.register_buffer("width_high", torch.maximum(widths, torch.full_like(widths, min_width)) + 2 * width_growth)
         start_width = widths.clamp_min(min_width)
@@ -114,7 +124,7 @@ class StrokeRenderer(nn.Module):
         coverage, ink = self._splat(samples, widths, colours, h, w)
         texture = self.texture_amplitude * torch.tanh(F.interpolate(self.texture, size=(h, w), mode="area")
                                                       if (h, w) != (self.height, self.width) else self.texture)
-        ink = (ink + texture).clamp(0, self.max_brightness)
+        ink = _darkened((ink + texture).clamp(0, 1), self.max_luminance)
         paper = torch.ones(1, 3, 1, 1, device=ink.device) if background is None else background
         return paper * (1 - coverage) + ink * coverage, coverage
 

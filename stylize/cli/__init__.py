@@ -13,12 +13,13 @@ from stylize.errors import UserError
 
 # verb -> module in stylize.cli; each module has `add_parser(subparsers)`
 # and `run(args) -> int`.
-VERBS = ["image", "video", "live", "looks", "weights", "info", "train", "bench"]
+VERBS = ["image", "video", "live", "sketch", "looks", "weights", "info", "train", "bench"]
 
 EPILOG = """examples:
   stylize image photo.jpg --look starry-night -o out.png
   stylize image photo.jpg --method candy -o out.png
   stylize image photo.jpg --style starry.jpg --method gatys -o out.png
+  stylize sketch car.png --style starry.jpg -o car.png --svg car.svg
   stylize live --source testpattern --no-preview --stream udp://127.0.0.1:9000
   stylize looks
   stylize weights list
