@@ -82,7 +82,8 @@ def test_sentence_keeps_the_capitals_that_capitalize_would_lower():
 VERB_NAMES = {"image": [], "video": [], "live": ["OBS"], "looks": [], "weights": [], "info": ["ONNX Runtime"],
               "train": ["AdaIN-r31", "AesFA", "VGG-19"], "train adain": ["AdaIN-r31"], "train aesfa": ["AesFA"],
               "train student": ["VGG-19"], "bench": ["PNG"], "bench speed": ["VGG-19", "AdaIN"],
-              "bench quality": ["VGG-19", "Gatys"], "bench pipeline": [], "bench soak": ["RSS", "OSC"]}
+              "bench quality": ["VGG-19", "Gatys"], "bench pipeline": [], "bench soak": ["RSS", "OSC"],
+              "sketch": ["PNG", "SVG"], "bench sketch": ["VGG-19", "Gatys"]}
 
 
 def test_the_capitals_check_covers_every_verb():
