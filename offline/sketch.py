@@ -53,8 +53,8 @@ DEFAULT_LR = 0.15
 COVERAGE_WEIGHT = 300.0
 DISPLACEMENT_WEIGHT = 0.05
 PAPER_FLOOR = 0.55  # a painted paper's darkest value ("style" background)
-INK_CEILING = 0.5  # the strokes' largest luminance on white or tinted paper, so lines read
-STYLED_INK_CEILING = 0.35  # the strokes' largest luminance on a painted paper
+INK_CEILING = 0.4  # the strokes' largest luminance on white or tinted paper, so lines read
+STYLED_INK_CEILING = 0.3  # the strokes' largest luminance on a painted paper
 FAR_FROM_LINES = 3.0  # px: beyond this a stroke is off the drawing
 # Every step renders and runs VGG on the whole page: 4 megapixels is minutes a step on a CPU already.
 MAX_PIXELS = 4_000_000

@@ -30,6 +30,7 @@ from stylize.offline.curves import Stroke
 
 PIECE_SPACING = 1.5  # px between samples along a curve at full size
 SOFTNESS = 0.4  # px over which a stroke's edge fades
+TEXTURE_CELL = 3  # px of the page per texture value
 
 
 def _darkened(rgb: torch.Tensor, max_luminance: float) -> torch.Tensor:
@@ -48,7 +49,7 @@ class StrokeRenderer(nn.Module):
 
     def __init__(self, strokes: Sequence[Stroke], height: int, width: int, *, ink: Sequence[float] = (0, 0, 0),
                  max_displacement: float = 1.0, width_growth: float = 1.0, min_width: float = 1.5,
-                 max_brightness: float = 0.85, max_luminance: float = 0.5, texture_amplitude: float = 0.3,
+                 max_brightness: float = 0.85, max_luminance: float = 0.4, texture_amplitude: float = 0.2,
                  texture: bool = True,
                  colour: bool = True):
         super().__init__()
@@ -72,7 +73,9 @@ class StrokeRenderer(nn.Module):
         self.colour_raw = nn.Parameter(_logit(ink_colour / max_brightness).expand(len(points), 3).clone(),
                                        requires_grad=colour)
         channels = 3 if colour else 1
-        self.texture = nn.Parameter(torch.zeros(1, channels, height, width), requires_grad=texture)
+        # A quarter of the page's resolution: blotches of a brush, not pixel noise.
+        grain = (max(1, height // TEXTURE_CELL), max(1, width // TEXTURE_CELL))
+        self.texture = nn.Parameter(torch.zeros(1, channels, *grain), requires_grad=texture)
         self._build_samples(strokes)
         self.stroke_of_point = np.repeat(np.arange(len(strokes)), [len(s.points) for s in strokes])
 
@@ -122,8 +125,8 @@ class StrokeRenderer(nn.Module):
         widths = widths.clamp_min(1.0)  # a coarse scale must still see every line
         colours = self._sampled(self.colours())
         coverage, ink = self._splat(samples, widths, colours, h, w)
-        texture = self.texture_amplitude * torch.tanh(F.interpolate(self.texture, size=(h, w), mode="area")
-                                                      if (h, w) != (self.height, self.width) else self.texture)
+        texture = self.texture_amplitude * torch.tanh(
+            F.interpolate(self.texture, size=(h, w), mode="bilinear", align_corners=False))
         ink = _darkened((ink + texture).clamp(0, 1), self.max_luminance)
         paper = torch.ones(1, 3, 1, 1, device=ink.device) if background is None else background
         return paper * (1 - coverage) + ink * coverage, coverage

@@ -181,6 +181,11 @@ def add_parser(verbs, parents) -> None:
     _add_output(pipeline)
     pipeline.set_defaults(run=run_pipeline)
 
+    _add_soak(benches, parents)
+    _add_sketch(benches, parents)
+
+
+def _add_soak(benches, parents) -> None:
     soak = benches.add_parser("soak", parents=parents, help=SOAK_HELP, description=sentence(SOAK_HELP),
                               epilog=SOAK_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     soak.add_argument("--minutes", type=positive_float, default=20.0, help="length of the run (default 20)")
@@ -191,7 +196,6 @@ def add_parser(verbs, parents) -> None:
     _add_output(soak)
     soak.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     soak.set_defaults(run=run_soak)
-    _add_sketch(benches, parents)
 
 
 def _add_common(parser) -> None:
