@@ -31,6 +31,7 @@ from stylize.offline.curves import Stroke
 PIECE_SPACING = 1.5  # px between samples along a curve at full size
 SOFTNESS = 0.4  # px over which a stroke's edge fades
 TEXTURE_CELL = 3  # px of the page per texture value
+MIN_START_COLOUR = 0.15  # an optimised colour's darkest start
 
 
 def _darkened(rgb: torch.Tensor, max_luminance: float) -> torch.Tensor:
@@ -69,7 +70,8 @@ class StrokeRenderer(nn.Module):
         start_width = widths.clamp_min(min_width)
         self.displacement = nn.Parameter(torch.zeros_like(points))
         self.width_raw = nn.Parameter(_logit((start_width - low) / (self.width_high - low)))
-        ink_colour = torch.tensor(ink, dtype=torch.float32).clamp(0, max_brightness * 0.98)
+        # Black ink starts as a dark grey: at 0 the sigmoid's slope would leave the colour stuck.
+        ink_colour = torch.tensor(ink, dtype=torch.float32).clamp(MIN_START_COLOUR * colour, max_brightness * 0.98)
         self.colour_raw = nn.Parameter(_logit(ink_colour / max_brightness).expand(len(points), 3).clone(),
                                        requires_grad=colour)
         channels = 3 if colour else 1
