@@ -68,8 +68,20 @@ def add_parser(verbs, parents) -> None:
                                   "one, white = stylize, black = keep the ink")
     p.add_argument("--style-weights", help="blend weights for several styles without a mask, e.g. 0.7,0.3")
     p.add_argument("--tolerance", type=positive_float, help="curve fitting tolerance in pixels (default 0.8)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the strokes' starting wobble (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the strokes' starting wobble, 0 to 2^32-1 "
+                                                        "(default 0)")
     p.set_defaults(run=run)
+
+
+def seed(text: str) -> int:
+    """An argparse `type` for a random seed: a whole number from 0 to 2^32 - 1."""
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if not 0 <= value < 2 ** 32:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 4294967295, got {text!r}")
+    return value
 
 
 def _check_paths(args) -> None:
