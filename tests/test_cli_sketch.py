@@ -77,3 +77,12 @@ def test_outputs_that_would_clobber_or_cannot_be_written_are_refused(tmp_path, c
 def test_it_needs_a_style_or_curves_only(tmp_path, capsys):
     source = write(tmp_path / "drawing.png", drawing())
     one_line_error(capsys, main(["sketch", str(source), "-o", str(tmp_path / "o.png")]), "--curves-only")
+
+
+def test_the_python_api_gives_the_curves_and_refuses_a_photo(content_path):
+    import stylize
+
+    result = stylize.stylize_sketch(drawing(), size=64)
+    assert len(result.strokes) == 2 and result.image.shape == (48, 64, 3)
+    with pytest.raises(stylize.InputError, match="not a line drawing"):
+        stylize.stylize_sketch(str(content_path), size=256)

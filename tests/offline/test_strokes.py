@@ -77,3 +77,15 @@ def test_a_short_run_lowers_the_loss_and_keeps_the_lines(encoder):
     assert (np.abs(result.image[lines].astype(int) - 255).max(axis=1) > 50).mean() > 0.9  # the lines still read
     root = ET.fromstring(result.svg())
     assert len([e for e in root.iter() if e.tag.endswith("path")]) == 2
+
+
+def test_runs_repeat_exactly_for_a_seed_and_differ_for_another(encoder):
+    drawing = np.full((48, 64, 3), 255, np.uint8)
+    cv2.line(drawing, (6, 24), (58, 24), (0, 0, 0), 2)
+    style = np.random.default_rng(2).integers(0, 256, (48, 48, 3)).astype(np.uint8)
+
+    def run(seed):
+        return stylize_sketch(drawing, [style], encoder=encoder, progress=False,
+                              settings=SketchSettings(steps=2, scales=1, seed=seed)).image
+    first = run(3)
+    assert np.array_equal(first, run(3)) and not np.array_equal(first, run(4))
