@@ -232,7 +232,10 @@ def extract(rgb: np.ndarray, tolerance: float = DEFAULT_TOLERANCE, label: str = 
     gray = to_gray(rgb)
     ink = binarise(gray)
     check_drawing(gray, ink, label)
-    return strokes_of(ink, tolerance)
+    strokes = strokes_of(ink, tolerance)
+    if not strokes:
+        raise InputError(f"{label}: no lines to trace, only dots; give a drawing made of lines")
+    return strokes
 
 
 def strokes_of(ink: np.ndarray, tolerance: float = DEFAULT_TOLERANCE) -> list[Stroke]:

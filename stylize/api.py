@@ -288,7 +288,9 @@ def stylize_sketch(drawing: Picture, style: Style | None = None, *, size: int | 
                                      preserve_color=preserve_color, seed=seed,
                                      tolerance=curves.DEFAULT_TOLERANCE if tolerance is None else tolerance,
                                      **({} if steps is None else {"steps": steps}))
-    styles = [rgb for _, rgb in _style_images(style)] if style is not None else []
+    long_side = max(picture.shape[:2])  # a painting larger than the page is only ever used at its size
+    styles = [rgb if max(rgb.shape[:2]) <= long_side else fit_long_side(rgb, long_side)
+              for _, rgb in _style_images(style)]
     weight = None if mask is None else as_mask(mask, *picture.shape[:2])
     strokes = curves.extract(picture, settings.tolerance,
                              "the drawing" if isinstance(drawing, np.ndarray) else str(drawing))
