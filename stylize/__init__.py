@@ -19,7 +19,7 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # Public names -> the module that defines them.
 _API = {name: "stylize.api" for name in (
-    "methods", "looks", "look", "make_look", "engine", "mask", "stylize_image", "stylize_video",
+    "methods", "looks", "look", "make_look", "engine", "mask", "stylize_image", "stylize_sketch", "stylize_video",
     "MethodInfo", "StyleEngine", "TemporalSmoother", "keyframes", "offline_look", "distill", "load_net")}
 _API.update({name: "stylize.errors" for name in (
     "StylizeError", "InputError", "OptionError", "OutputError", "WeightsError")})

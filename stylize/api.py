@@ -37,6 +37,7 @@ from stylize.realtime.temporal import TemporalSmoother
 __all__ = ["BACKENDS", "DEFAULT_METHOD", "DEFAULT_SMOOTHING", "GATYS", "MethodInfo", "StyleEngine",
            "TemporalSmoother", "VideoResult", "check_options", "as_look", "distill", "engine", "keyframes", "load_net",
            "look", "looks", "make_look", "mask", "methods", "new_engine", "offline_look", "stylize_image",
+           "stylize_sketch",
            "stylize_video"]
 
 DEFAULT_METHOD = registry.DEFAULT_METHOD
@@ -334,6 +335,53 @@ def stylize_image(image: Picture, *, look: str | None = None, style: Style | Non
         weight = still_mask(content, mask_mode, mask_feather, engine_device(engine_))
     job = ImageJob(chosen, engine_, alpha=alpha, preserve_color=preserve_color, steps=steps, progress=progress)
     return job(content, weight)
+
+
+def stylize_sketch(drawing: Picture, style: Style | None = None, *, size: int | None = None,
+                   steps: int | None = None, background: str = "paper", line_fidelity: float = 1.0,
+                   preserve_color: bool = False, style_weights: Sequence[float] | None = None,
+                   mask: Picture | None = None, seed: int = 0, tolerance: float | None = None,
+                   progress: bool = False):
+    """A line drawing (RGB array or image file) drawn again in a painting's manner: a SketchResult.
+
+    The lines become Bézier strokes (stylize.offline.curves) whose width,
+    colour, texture and a small wobble are optimised against the `style`'s
+    VGG-19 statistics; the design's geometry stays. `style` None returns the
+    extracted curves drawn as they are. background: "paper" (white), "tint"
+    (a flat tint from the style) or "style" (the style paints the paper too).
+    line_fidelity weighs keeping the lines (default 1). preserve_color: black
+    lines take only the style's texture and width. Two styles with a `mask`
+    (white = the first). `result.image` is the picture, `result.svg()` the
+    vector drawing (one path per stroke). size: long side in pixels; steps:
+    per scale. InputError for a photo or an empty page.
+    """
+    from stylize.offline import curves, sketch
+
+    if size is not None and size < 16:
+        raise OptionError(f"size must be at least 16 pixels, got {size}")
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise OptionError(f"steps must be a whole number above 0, got {steps!r}")
+    picture = as_rgb(drawing)
+    height, width = picture.shape[:2]
+    scale = 1.0 if size is None else size / max(height, width)
+    sketch.check_page(round(width * scale), round(height * scale), "the drawing" if size is None else
+                      f"--size {size} would make a page that")
+    picture = fit_long_side(picture, size)
+    settings = sketch.SketchSettings(background=background, line_fidelity=line_fidelity,
+                                     preserve_color=preserve_color, seed=seed,
+                                     tolerance=curves.DEFAULT_TOLERANCE if tolerance is None else tolerance,
+                                     **({} if steps is None else {"steps": steps}))
+    long_side = max(picture.shape[:2])  # a painting larger than the page is only ever used at its size
+    styles = [rgb if max(rgb.shape[:2]) <= long_side else fit_long_side(rgb, long_side)
+              for _, rgb in _style_images(style)]
+    weight = None if mask is None else as_mask(mask, *picture.shape[:2])
+    strokes = curves.extract(picture, settings.tolerance,
+                             "the drawing" if isinstance(drawing, np.ndarray) else str(drawing))
+    if not styles:
+        return sketch.curves_result(picture, strokes)
+    from stylize.models import zoo
+    return sketch.stylize_sketch(picture, styles, encoder=zoo.load_vgg(), settings=settings,
+                                 style_weights=style_weights, mask=weight, strokes=strokes, progress=progress)
 
 
 def stylize_video(source: str | os.PathLike, target: str | os.PathLike, *, look: str | None = None,

@@ -47,7 +47,7 @@ def test_the_verbs_have_float_options_and_none_is_a_plain_float():
 
 def _required_args(path: tuple[str, ...]) -> list[str]:
     required = {("train",): ["--content", "c", "--style", "s", "-o", "o"], ("video",): ["in.mp4", "-o", "o.mp4"],
-                ("bench", "speed"): ["--method", "candy"]}
+                ("bench", "speed"): ["--method", "candy"], ("sketch",): ["d.png", "-o", "o.png"]}
     return required.get(path[:1], required.get(path[:2], []))
 
 

@@ -86,7 +86,7 @@ VERB_NAMES = {"image": [], "video": [], "batch": ["Ray"], "live": ["OBS"], "look
               "bench flicker": [], "bench scale": ["Ray"], "bench suite": ["GPU"],
               "export": ["ONNX", "TensorRT"], "export onnx": ["ONNX"], "export tensorrt": ["TensorRT"],
               "keyframes": ["JSON"], "look": ["Gatys", "DiffStyler"], "distill": [], "train distill": [],
-              "bench distill": ["AdaIN-r31"]}
+              "bench distill": ["AdaIN-r31"], "sketch": ["PNG", "SVG"], "bench sketch": ["VGG-19", "Gatys"]}
 
 
 def test_the_capitals_check_covers_every_verb():

@@ -13,13 +13,14 @@ from stylize.errors import UserError
 
 # verb -> module in stylize.cli; each module has `add_parser(subparsers)`
 # and `run(args) -> int`.
-VERBS = ["image", "video", "batch", "live", "looks", "keyframes", "look", "distill", "weights", "info", "train", "bench",
-         "export"]
+VERBS = ["image", "video", "batch", "live", "sketch", "looks", "keyframes", "look", "distill", "weights", "info",
+         "train", "bench", "export"]
 
 EPILOG = """examples:
   stylize image photo.jpg --look starry-night -o out.png
   stylize image photo.jpg --method candy -o out.png
   stylize image photo.jpg --style starry.jpg --method gatys -o out.png
+  stylize sketch car.png --style starry.jpg -o car.png --svg car.svg
   stylize live --source testpattern --no-preview --stream udp://127.0.0.1:9000
   stylize looks
   stylize weights list

@@ -20,6 +20,7 @@ EXAMPLES = """examples:
   stylize bench flicker out.mp4 --source in.mp4 --smoothing   # temporal warping error, with and without smoothing
   stylize bench scale                      # a video over 1 and 2 Ray workers, and a model for N machines
   stylize bench suite --device cpu --backends torch,onnxruntime --resolutions 480p   # the CPU rows
+  stylize bench sketch                     # sketch stylization: line fidelity and style against Gatys
 
   # replace the results committed with the repository (run from its root)
   stylize bench speed --method student --backend onnxruntime --threads 2 -o bench/results
@@ -140,6 +141,61 @@ DISTILL_EXAMPLES = """examples:
 """
 
 
+SKETCH_HELP = "line fidelity, VGG-19 style loss and time of `stylize sketch` on line drawings, against Gatys"
+SKETCH_EXAMPLES = """examples:
+  # the default: 4 drawings x 2 paintings at 512 px, 60+40 steps each for sketch and Gatys
+  stylize bench sketch
+
+  # a quick look on a busy machine
+  nice -n 10 stylize bench sketch --size 256 --steps 20,15 --gatys-steps 20,15
+
+Writes sketch.json and sketch.png (drawing | curves | Gatys | ours per painting).
+"""
+
+
+def _add_sketch(benches, parents) -> None:
+    sketch = benches.add_parser("sketch", parents=parents, help=SKETCH_HELP, description=sentence(SKETCH_HELP),
+                                epilog=SKETCH_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sketch.add_argument("--size", type=int, default=512, help="long side of the drawings in pixels (default 512)")
+    sketch.add_argument("--steps", default="60,40", help="sketch steps per scale, coarse first (default 60,40)")
+    sketch.add_argument("--gatys-steps", default="60,40", help="Gatys steps per scale, coarse first (default 60,40)")
+    sketch.add_argument("--sketches", help="comma-separated drawing names in ../shared/data/sketches "
+                                           "(default: a car, a hat, a plane, a hen)")
+    sketch.add_argument("--styles", help="comma-separated painting names in ../shared/data/eval/style "
+                                         "(default: gordic_vg_starry_night,jcj_wave)")
+    sketch.add_argument("--background", choices=("paper", "tint"), default="paper",
+                        help="the sketch's paper (default paper)")
+    _add_output(sketch)
+    sketch.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    sketch.set_defaults(run=run_sketch)
+
+
+def _steps(text: str, option: str) -> tuple[int, ...]:
+    try:
+        steps = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        steps = ()
+    if not steps or min(steps) < 1:
+        raise UserError(f"{option} must be whole numbers above 0 per scale, e.g. 60,40, got {text!r}")
+    return steps
+
+
+def run_sketch(args) -> int:
+    from stylize.bench import sketch
+
+    if args.size < 32:
+        raise UserError(f"--size must be at least 32 pixels, got {args.size}")
+    settings = sketch.Settings(size=args.size, steps=_steps(args.steps, "--steps"),
+                               gatys_steps=_steps(args.gatys_steps, "--gatys-steps"), background=args.background)
+    if args.sketches:
+        settings.sketches = tuple(n.strip() for n in args.sketches.split(",") if n.strip())
+    if args.styles:
+        settings.styles = tuple(n.strip() for n in args.styles.split(",") if n.strip())
+    result = sketch.run(settings, args.output)
+    _show(args, result, sketch.format_result(result))
+    return 0
+
+
 def add_parser(verbs, parents) -> None:
     p = verbs.add_parser("bench", help=HELP, description=sentence(HELP), epilog=EXAMPLES,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -195,6 +251,7 @@ def add_parser(verbs, parents) -> None:
     _add_scale(benches, parents)
     _add_suite(benches, parents)
     _add_distill(benches, parents)
+    _add_sketch(benches, parents)
 
 
 def _add_soak(benches, parents) -> None:
