@@ -26,6 +26,10 @@ import numpy as np
 PATCH = 64  # pixels; a multiple of 4, so periods 2 and 4 land on exact bins
 FLAT_SHARE = 0.25  # the flattest quarter of the input's patches is scored
 LIMIT = 3.0  # the live-quality issue's bound on the ratio
+# 8-bit rounding alone puts white noise of 1/(255*sqrt(12)) into every pixel: its FFT magnitude in a patch is
+# the floor of a "flat" spectrum. Without it a synthetic, perfectly flat patch divides by zero.
+QUANTISATION_FLOOR = PATCH / (255 * 12 ** 0.5)
+NO_PEAK = 1.0  # a bin no stronger than the bins around it
 
 _PERIODIC = [(u, v) for u in (0, PATCH // 4, PATCH // 2, 3 * PATCH // 4)
              for v in (0, PATCH // 4, PATCH // 2, 3 * PATCH // 4) if (u, v) != (0, 0)]
@@ -56,7 +60,7 @@ def _peak_levels(tiles: np.ndarray) -> np.ndarray:
     rows = (_ROWS[:, None] + _OFFSETS[None, :, 0]) % PATCH
     cols = (_COLS[:, None] + _OFFSETS[None, :, 1]) % PATCH
     around = np.median(spectrum[:, rows, cols], axis=2)  # (tiles, bins)
-    prominence = spectrum[:, _ROWS, _COLS] / np.maximum(around, 1e-6)
+    prominence = spectrum[:, _ROWS, _COLS] / np.maximum(around, QUANTISATION_FLOOR)
     return prominence.max(axis=1)
 
 
@@ -77,4 +81,4 @@ def periodic_ratio(output_rgb: np.ndarray, source_rgb: np.ndarray) -> float:
     chosen = flat_tiles(source_rgb)
     output_level = _peak_levels(_patches(_gray(output_rgb))[chosen]).mean()
     source_level = _peak_levels(_patches(_gray(source_rgb))[chosen]).mean()
-    return float(output_level / max(source_level, 1e-6))
+    return float(output_level / max(source_level, NO_PEAK))

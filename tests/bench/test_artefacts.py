@@ -49,3 +49,10 @@ def test_sizes_must_match_and_be_big_enough():
         periodic_ratio(clean[:128], clean)
     with pytest.raises(ValueError, match="at least"):
         periodic_ratio(clean[:16, :16], clean[:16, :16])
+
+
+def test_a_perfectly_flat_page_neither_divides_by_zero_nor_hides_a_grid():
+    flat = np.full((128, 128, 3), 240, np.uint8)
+    assert periodic_ratio(flat, flat) <= 1.0
+    gridded = periodic_ratio(with_grid(flat, 2), flat)
+    assert np.isfinite(gridded) and gridded > 5 * LIMIT

@@ -104,7 +104,7 @@ def test_targets_are_ratios_of_mean_losses():
     assert rows["student style <= 1.0x peer"]["pass"] is None  # no peer row: no verdict
 
 
-def test_the_grid_target_is_the_mean_ratio_itself():
+def test_the_grid_target_is_the_ratio_itself():
     results = {"main": {"student": {"artefact_ratio": 4.5}, "aesfa": {"artefact_ratio": 1.2}}, "reference": {}}
     rows = {row["target"]: row for row in quality.evaluate_targets(results)}
     assert rows["student grid artefact <= 3x the photo's"]["ratio"] == pytest.approx(4.5)
