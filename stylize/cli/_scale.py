@@ -24,7 +24,7 @@ def add_scale_options(parser, ray_help: str = ADDRESS_HELP) -> None:
                        help="cut each video into N segments (default: one per 1500 frames, at least one per worker)")
     group.add_argument("--overlap", type=int, default=0, metavar="FRAMES",
                        help="frames before each segment that go through the net but are not written again "
-                            "(history for temporal smoothing; default 0)")
+                            f"(history for --temporal-smoothing; default 0, or {SMOOTHING_HISTORY} with it)")
     group.add_argument("--join", choices=JOINS, default="encode",
                        help="encode: segments are kept lossless and encoded once at the end, so the file is "
                             "identical to a run without --ray (default); remux: segments are encoded in the "
@@ -32,18 +32,25 @@ def add_scale_options(parser, ray_help: str = ADDRESS_HELP) -> None:
                             "by encoder noise")
 
 
+# Frames of history a smoothed segment starts with when --overlap is not given: each frame carries the one
+# before with weight STRENGTH, so at the default 0.6 what came before those 8 frames weighs 0.6**8 < 2 %.
+SMOOTHING_HISTORY = 8
+
+
 def run_files(args, look, pairs, on_outcome=lambda outcome: None):
     """Stylize (source, target) pairs: on Ray when --ray was given, else here, one after the other."""
     from stylize.scale import jobs
     from stylize.scale.worker import JobSpec
 
-    spec = JobSpec(look, args.backend, args.alpha, color_mode(args.preserve_color), args.size)
+    smoothing = getattr(args, "temporal_smoothing", None)
+    spec = JobSpec(look, args.backend, args.alpha, color_mode(args.preserve_color), args.size, smoothing)
     if args.ray is None:
         check_no_split(args)
         return jobs.run_files(pairs, spec, on_outcome=on_outcome)
     from stylize.scale.cluster import RayExecutor, ray_session
 
-    split = jobs.Split(args.segments, args.overlap, args.join)
+    overlap = args.overlap if args.overlap or not smoothing else SMOOTHING_HISTORY
+    split = jobs.Split(args.segments, overlap, args.join)
     with ray_session(args.ray or None) as ray:
         with RayExecutor(ray, spec, args.workers) as executor:
             print(f"stylize: Ray with {executor.workers} {executor.device} worker(s)", file=sys.stderr)
@@ -69,6 +76,8 @@ def video_on_ray(args, look) -> int:
 
     if args.stats:
         raise OptionError("--stats times the stages of one process; with --ray leave it out")
+    if args.mask_mode or args.background_look:
+        raise OptionError("--mask-mode and --background-look run in one process: leave out --ray for them")
     check_output(args.output)
     if os.path.lexists(args.output):
         raise OutputError(f"{args.output}: exists; nothing is overwritten (remove it or pick another name)")

@@ -38,6 +38,15 @@ class JobSpec:
     alpha: float = 1.0
     preserve_color: str | None = None
     size: int | None = None
+    temporal_smoothing: float | None = None  # realtime/temporal.py strength; None or 0: off
+
+    def smoother(self):
+        """A fresh TemporalSmoother for one run (each segment starts from its own history), or None."""
+        if not self.temporal_smoothing:
+            return None
+        from stylize.realtime.temporal import TemporalSmoother
+
+        return TemporalSmoother(self.temporal_smoothing)
 
     def describe(self) -> dict:
         """The options that change the pixels (the resume key; images only by their size and name)."""
@@ -45,7 +54,8 @@ class JobSpec:
         images = [hashlib.sha256(image.tobytes()).hexdigest()[:16] for image in look.style_images]
         return {"look": look.name, "method": look.method, "builtin": look.builtin, "styles": images,
                 "weights": look.style_weights, "backend": self.backend, "alpha": self.alpha,
-                "preserve_color": self.preserve_color, "size": self.size}
+                "preserve_color": self.preserve_color, "size": self.size,
+                "temporal_smoothing": self.temporal_smoothing}
 
 
 @dataclass
@@ -125,7 +135,8 @@ class Worker:
             writer = VideoWriter(target, lossless=True, progress=False, time_base=time_base,
                                  codec=LOSSLESS_CODEC if lossless else None)
             sink = SegmentSink(writer, segment.start, float(segment.start_pts * time_base), report)
-            run = Pipeline(video, self.engine(), [self.spec.look], [sink], lossless=True).run()
+            run = Pipeline(video, self.engine(), [self.spec.look], [sink], lossless=True,
+                           smoothing=self.spec.smoother()).run()
         if run.reason != StopReason.END_OF_STREAM or sink.written != segment.frames:
             _remove(writer.saved_path)
             why = run.message or f"wrote {sink.written} of its {segment.frames} frames"
@@ -155,7 +166,7 @@ class Worker:
 
         def whole() -> TaskResult:
             result = stylize_video_file(source, target, self.spec.look, self.engine(), size=self.spec.size,
-                                        progress=progress)
+                                        progress=progress, temporal_smoothing=self.spec.temporal_smoothing)
             ok = result.finished and not result.message
             return TaskResult(ok, result.frames, result.message, result.seconds)
         return _guarded(whole)

@@ -29,3 +29,30 @@ def test_cutting_options_without_ray_are_refused(shared, tmp_path, option, capsy
     assert main(["video", str(shared / BUNNY), "-o", str(tmp_path / "out.mp4"), "--method", "wave", *option]) == 2
     assert "add --ray" in capsys.readouterr().err
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_masks_with_ray_are_refused_before_anything_starts(shared, tmp_path, capsys):
+    code = main(["video", str(shared / BUNNY), "-o", str(tmp_path / "out.mp4"), "--method", "wave",
+                 "--mask-mode", "motion", "--ray"])
+    assert code == 2 and "leave out --ray" in capsys.readouterr().err
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_smoothed_segment_starts_from_its_own_history_and_writes_only_its_frames(shared, tmp_path):
+    """What a Ray worker does with --temporal-smoothing, in this process: the history frames go through
+    the net and the smoother, and only the segment's own frames are written."""
+    from fractions import Fraction
+
+    from stylize import api
+    from stylize.scale.worker import JobSpec, Worker
+    from scale_media import frame_stamps
+
+    plan = plan_video(shared / BUNNY, segments=8, overlap=4)
+    segment = plan.segments[2]
+    spec = JobSpec(api.make_look("wave"), size=48, temporal_smoothing=0.6)
+    worker = Worker(spec)
+    result = worker.segment(str(shared / BUNNY), segment, str(tmp_path / "part.mkv"), plan.time_base,
+                            lossless=True)
+    assert result.ok, result.message
+    assert result.frames == segment.frames == len(frame_stamps(tmp_path / "part.mkv"))
+    assert spec.describe()["temporal_smoothing"] == 0.6 and JobSpec(spec.look).smoother() is None
