@@ -43,3 +43,9 @@ def frames(path: Path) -> list[np.ndarray]:
 def audio_packets(path: Path) -> list[tuple]:
     with av.open(str(path)) as container:
         return [(p.pts, p.dts, bytes(p)) for p in container.demux(container.streams.audio[0]) if p.size]
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio of two uint8 pictures in dB (inf when they are equal)."""
+    error = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if error == 0 else 10 * np.log10(255.0 ** 2 / error)

@@ -43,7 +43,8 @@ def run_files(args, look, pairs, on_outcome=lambda outcome: None):
     from stylize.scale.worker import JobSpec
 
     smoothing = getattr(args, "temporal_smoothing", None)
-    spec = JobSpec(look, args.backend, args.alpha, color_mode(args.preserve_color), args.size, smoothing)
+    backend = args.backend or "auto"  # None: not given (an explicit auto is announced, see _looks.make_engine)
+    spec = JobSpec(look, backend, args.alpha, color_mode(args.preserve_color), args.size, smoothing)
     if args.ray is None:
         check_no_split(args)
         return jobs.run_files(pairs, spec, on_outcome=on_outcome)
