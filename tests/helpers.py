@@ -95,3 +95,18 @@ def write_clip(path: Path, frames, fps: int = 12) -> Path:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
         container.mux(stream.encode())
     return path
+
+
+class ManualClock:
+    """A hand-driven time base (seconds): tests move `now`; `sleep` advances it and is recorded."""
+
+    def __init__(self, now: float = 100.0):
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds

@@ -11,6 +11,7 @@ from pathlib import Path
 from stylize.cli import sentence
 from stylize.errors import OptionError, OutputError
 from stylize.imageio import read_image
+from stylize.jobs import check_output
 from stylize.models import registry
 from stylize.sizes import parse_wxh, positive_int
 
@@ -106,10 +107,7 @@ def _plan(args) -> tuple[str, Path, tuple[int, int] | None]:
     output = Path(args.output)
     if output.exists():
         raise OutputError(f"{output}: exists already; stylize export never overwrites a file")
-    if not output.parent.is_dir():
-        raise OutputError(f"{output}: folder {output.parent} does not exist")
-    if not os.access(output.parent, os.W_OK):
-        raise OutputError(f"{output}: folder {output.parent} is not writable")
+    check_output(output, "export")
     if args.resolution and spec.dynamic_size:
         raise OptionError(f"--resolution is for fixed-size graphs; {args.method}'s graph takes any size")
     width, height = parse_wxh(args.resolution, "--resolution") if args.resolution else FIXED_SIZE

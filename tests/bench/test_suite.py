@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from helpers import ManualClock
 import torch
 
 from stylize.bench import plots, suite
@@ -11,20 +13,11 @@ from stylize.bench.nets import naive_baseline, random_net
 from stylize.errors import OptionError
 
 
-class Clock:
-    """Time that moves only when the fake engine works."""
-
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 class TimedEngine:
     """An engine whose submit costs 1 ms and whose collect costs 10 ms of the injected clock."""
 
-    def __init__(self, clock: Clock, depth: int):
+    def __init__(self, clock: ManualClock, depth: int):
         self.clock, self.depth, self.frames = clock, depth, []
 
     def submit(self, frame):
@@ -38,7 +31,7 @@ class TimedEngine:
 
 @pytest.mark.parametrize("depth, latencies_ms", [(1, [11, 11, 11, 11]), (2, [12, 22, 22, 21])])
 def test_the_engine_loop_measures_capture_to_host_latency_and_throughput(depth, latencies_ms):
-    clock = Clock()
+    clock = ManualClock(0.0)
     frames = [np.zeros((2, 2, 3), np.uint8)]
     streamed = suite.stream(TimedEngine(clock, depth), frames, count=4, seconds=0.0, clock=clock)
     assert streamed["frames"] == 4
@@ -64,7 +57,7 @@ def test_the_naive_baseline_encodes_the_style_for_every_frame(one_torch_thread):
         return encode(*args, **kwargs)
 
     net.style = counted
-    clock = Clock()
+    clock = ManualClock(0.0)
     frames = suite.distinct_frames(24, 16)
     streamed = suite.naive_stream(net, frames, np.zeros((32, 32, 3), np.uint8), "cpu", 3, 0.0, clock)
     assert streamed["frames"] == 3 and len(calls) == 3

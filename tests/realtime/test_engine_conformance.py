@@ -17,20 +17,13 @@ from stylize.models import zoo
 from stylize.realtime import backends
 from stylize.realtime.engines import Look, TorchEngine
 
-from helpers import solid_rgb
+from helpers import ManualClock, solid_rgb
 
 SHAPE = (37, 52)  # odd on purpose
 # backend -> (max abs, mean abs) difference to torch in uint8 levels it must stay within.
 TOLERANCE = {"torch": (0, 0), "onnxruntime": (2, 0.05), "onnxruntime-int8": (90, 6.0), "tensorrt": (8, 1.0)}
 CONFORMING = ["torch", "onnxruntime", "onnxruntime-int8", "tensorrt"]
 
-
-class Clock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +106,7 @@ def test_set_style_changes_the_picture_to_that_look(fresh, reference, looks):
 
 def test_a_crossfade_starts_at_the_old_look_and_ends_at_the_new(fresh, looks):
     frame = solid_rgb(*SHAPE, seed=7)
-    clock = fresh.clock = Clock()
+    clock = fresh.clock = ManualClock()
     try:
         old = fresh(frame)
         fresh.crossfade_ms = 1000

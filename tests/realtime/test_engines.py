@@ -5,20 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import solid_rgb
+from helpers import ManualClock, solid_rgb
 from stylize.realtime.engines import Look, TorchEngine
 
 CANDY, WAVE = Look("candy", "candy"), Look("wave", "wave")
 
-
-class Clock:
-    """A hand-driven time base for the crossfade (seconds)."""
-
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +28,7 @@ def outputs(weights_dir, frame):
 
 
 def test_fast_net_crossfade_blends_the_two_pictures_over_time(weights_dir, frame, outputs):
-    clock = Clock()
+    clock = ManualClock()
     engine = TorchEngine()
     engine.clock = clock
     engine.set_style(CANDY)
@@ -111,7 +102,7 @@ class CountingAdaIN(torch.nn.Module):
 
 def test_arbitrary_net_crossfade_interpolates_precomputed_styles(adain_net, frame):
     net = CountingAdaIN(adain_net)
-    clock = Clock()
+    clock = ManualClock()
     engine = TorchEngine(nets={"adain": net})
     engine.clock = clock
     first = Look("noise", "adain", [solid_rgb(48, 48, seed=1)])

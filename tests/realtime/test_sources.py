@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from helpers import run_cli, solid_rgb
+from helpers import ManualClock, run_cli, solid_rgb
 from stylize.cli import build_parser
 from stylize.cli.live import _open_source
 from stylize.errors import InputError, OptionError, UserError
@@ -33,23 +33,9 @@ def test_test_pattern_moves_and_ends_when_told():
         pattern.read()
 
 
-class Clock:
-    """A hand-driven time base whose sleeps advance it."""
-
-    def __init__(self):
-        self.now = 50.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
 
 def test_paced_source_waits_until_each_frame_is_due():
-    clock = Clock()
+    clock = ManualClock(50.0)
     pattern = TestPattern(32, 32, fps=50, paced=True)
     pattern.clock, pattern.sleep = clock, clock.sleep
     first = pattern.read()
