@@ -10,7 +10,7 @@ Quality: on eval content x style pairs (bench quality's spread pairs, at
 its scorer), the int8 graph's output against the fp32 graph's: PSNR and
 the VGG style and content losses of both.
 
-    python -m stylize.bench.int8 --out bench/results
+    python -m stylize.bench.int8 -o bench/results
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from stylize.export.quantize import calibration_images
 from stylize.models import zoo
 from stylize.realtime.engines import Look
 from stylize.realtime.onnx_engine import OnnxEngine
+from stylize.sizes import positive_float, positive_int
 
 METHOD = "student"
 RESOLUTIONS = ((640, 480), (1280, 720))
@@ -107,12 +108,13 @@ def run(out: str | None, threads: int = 2, seconds: float = 6.0, pairs: int = 24
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", help="results folder (default ./bench-results/)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seconds", type=float, default=6.0, help="timed seconds per contender and resolution")
-    parser.add_argument("--pairs", type=int, default=24, help="eval pairs scored for quality")
+    parser.add_argument("-o", "--output", metavar="FOLDER", help="results folder (default ./bench-results/)")
+    parser.add_argument("--threads", type=positive_int, default=2, help="ONNX Runtime and torch threads (default 2)")
+    parser.add_argument("--seconds", type=positive_float, default=6.0,
+                        help="timed seconds per contender and resolution (default 6)")
+    parser.add_argument("--pairs", type=positive_int, default=24, help="eval pairs scored for quality (default 24)")
     args = parser.parse_args(argv)
-    result = run(args.out, args.threads, args.seconds, args.pairs)
+    result = run(args.output, args.threads, args.seconds, args.pairs)
     for row in result["speed"]:
         print(row["resolution"], {k: v["fps"] for k, v in row.items() if isinstance(v, dict)},
               "int8/fp32", row["int8_over_fp32_fps"], "ort/torch", row["onnxruntime_over_torch_fps"])
