@@ -45,6 +45,10 @@ def test_the_verbs_have_float_options_and_none_is_a_plain_float():
     assert [ident for ident, (_, action) in zip(IDS, OPTIONS) if action.type is float] == []
 
 
+def _placeholder(action: argparse.Action) -> str:
+    return action.choices[0] if action.choices else "x.mp4"
+
+
 def _required_args(path: tuple[str, ...]) -> list[str]:
     """Placeholders for the positionals and required options of the command at `path`, so that only the
     option under test can fail to parse."""
@@ -53,9 +57,12 @@ def _required_args(path: tuple[str, ...]) -> list[str]:
     for action in leaf._actions:
         if not action.option_strings and action.nargs not in ("?", "*") and not isinstance(
                 action, argparse._SubParsersAction):
-            args.append("x.mp4")
+            args.append(_placeholder(action))
         elif action.required and action.option_strings:
-            args += [action.option_strings[-1], action.choices[0] if action.choices else "x"]
+            args += [action.option_strings[-1], _placeholder(action)]
+    for group in leaf._mutually_exclusive_groups:  # one of (--style | --style-dir), say
+        if group.required:
+            args += [group._group_actions[0].option_strings[-1], _placeholder(group._group_actions[0])]
     return args
 
 
