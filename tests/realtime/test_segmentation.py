@@ -13,18 +13,6 @@ GIRL_FACE = (slice(410, 450), slice(310, 350))
 BOOKSHELF = (slice(40, 240), slice(110, 380))
 
 
-@pytest.fixture(scope="module")
-def family_frames(shared):
-    av = pytest.importorskip("av")
-    with av.open(str(shared / "media" / "terryky_pexels_family.mp4")) as container:
-        return [frame.to_ndarray(format="rgb24") for _, frame in zip(range(12), container.decode(video=0))]
-
-
-@pytest.fixture(scope="module")
-def segmenter(weights_dir):
-    return PersonSegmenter()
-
-
 def test_faces_are_people_and_the_bookshelf_is_not(segmenter, family_frames):
     frame = family_frames[10]
     probability = segmenter(frame)
