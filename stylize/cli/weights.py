@@ -29,11 +29,12 @@ def add_parser(verbs, parents) -> None:
 
 def run(args) -> int:
     if args.action == "list":
-        print(f"{'name':<16}{'architecture':<15}{'size':>8}  found at")
+        column = max(16, 2 + max(map(len, weights.REGISTRY)))  # the longest name, selfie_segmentation, fits
+        print(f"{'name':<{column}}{'architecture':<15}{'size':>8}  found at")
         for name, spec in weights.REGISTRY.items():
             size = f"{spec.size / 1e6:.1f} MB" if spec.size else "?"
-            print(f"{name:<16}{spec.architecture:<15}{size:>8}  {_where(name, spec)}")
-            print(f"{'':<16}{spec.note}; licence: {spec.licence}")
+            print(f"{name:<{column}}{spec.architecture:<15}{size:>8}  {_where(name, spec)}")
+            print(f"{'':<{column}}{spec.note}; licence: {spec.licence}")
         return 0
     if not args.name:
         raise UserError(f"`stylize weights {args.action}` needs a NAME; see `stylize weights list`")
