@@ -48,6 +48,10 @@ def run_files(args, look, pairs, on_outcome=lambda outcome: None):
     if args.ray is None:
         check_no_split(args)
         return jobs.run_files(pairs, spec, on_outcome=on_outcome)
+    if getattr(args, "net", None):
+        from stylize.errors import OptionError
+
+        raise OptionError("--net (a distilled look) runs in one process for now: leave out --ray for it")
     from stylize.scale.cluster import RayExecutor, ray_session
 
     overlap = args.overlap if args.overlap or not smoothing else SMOOTHING_HISTORY

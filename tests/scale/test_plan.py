@@ -56,3 +56,13 @@ def test_a_smoothed_segment_starts_from_its_own_history_and_writes_only_its_fram
     assert result.ok, result.message
     assert result.frames == segment.frames == len(frame_stamps(tmp_path / "part.mkv"))
     assert spec.describe()["temporal_smoothing"] == 0.6 and JobSpec(spec.look).smoother() is None
+
+
+def test_a_distilled_net_with_ray_is_refused_before_anything_starts(shared, tmp_path, capsys):
+    from stylize.models.distilled import DistilledNet, write_net
+
+    write_net(tmp_path / "mine.pt", DistilledNet(), {"look": "test"})
+    code = main(["video", str(shared / BUNNY), "-o", str(tmp_path / "out.mp4"), "--net", str(tmp_path / "mine.pt"),
+                 "--ray"])
+    assert code == 2 and "leave out --ray" in capsys.readouterr().err
+    assert not (tmp_path / "out.mp4").exists()
