@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
+from stylize.cli import _looks
 from stylize.realtime.engines import color_mode
 from stylize.sizes import positive_int
 
@@ -44,14 +46,11 @@ def run_files(args, look, pairs, on_outcome=lambda outcome: None):
 
     smoothing = getattr(args, "temporal_smoothing", None)
     backend = args.backend or "auto"  # None: not given (an explicit auto is announced, see _looks.make_engine)
-    spec = JobSpec(look, backend, args.alpha, color_mode(args.preserve_color), args.size, smoothing)
+    nets = tuple(str(Path(path).resolve()) for path in _looks.split(getattr(args, "net", None)))
+    spec = JobSpec(look, backend, args.alpha, color_mode(args.preserve_color), args.size, smoothing, nets)
     if args.ray is None:
         check_no_split(args)
         return jobs.run_files(pairs, spec, on_outcome=on_outcome)
-    if getattr(args, "net", None):
-        from stylize.errors import OptionError
-
-        raise OptionError("--net (a distilled look) runs in one process for now: leave out --ray for it")
     from stylize.scale.cluster import RayExecutor, ray_session
 
     overlap = args.overlap if args.overlap or not smoothing else SMOOTHING_HISTORY

@@ -44,6 +44,7 @@ class JobSpec:
     preserve_color: str | None = None
     size: int | None = None
     temporal_smoothing: float | None = None  # realtime/temporal.py strength; None or 0: off
+    net_files: tuple[str, ...] = ()  # distilled nets (`--net`) each worker registers before loading its net
 
     def smoother(self):
         """A fresh TemporalSmoother for one run (each segment starts from its own history), or None."""
@@ -122,7 +123,10 @@ class Worker:
     def engine(self):
         if self._engine is None:
             from stylize import api
+            from stylize.models import registry
 
+            for path in self.spec.net_files:  # a worker process starts with only the built-in nets
+                registry.register_file(path)
             self._engine = api.new_engine(self.spec.backend, self.spec.alpha, self.spec.preserve_color)
         return self._engine
 

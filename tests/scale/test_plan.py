@@ -58,11 +58,34 @@ def test_a_smoothed_segment_starts_from_its_own_history_and_writes_only_its_fram
     assert spec.describe()["temporal_smoothing"] == 0.6 and JobSpec(spec.look).smoother() is None
 
 
-def test_a_distilled_net_with_ray_is_refused_before_anything_starts(shared, tmp_path, capsys):
-    from stylize.models.distilled import DistilledNet, write_net
+WORKER_PROCESS = """
+import pickle, sys
+from stylize.scale.worker import Worker
+spec = pickle.loads(open(sys.argv[1], "rb").read())
+result = Worker(spec).image(sys.argv[2], sys.argv[3])
+print(result.message)
+sys.exit(0 if result.ok else 1)
+"""
 
-    write_net(tmp_path / "mine.pt", DistilledNet(), {"look": "test"})
-    code = main(["video", str(shared / BUNNY), "-o", str(tmp_path / "out.mp4"), "--net", str(tmp_path / "mine.pt"),
-                 "--ray"])
-    assert code == 2 and "leave out --ray" in capsys.readouterr().err
-    assert not (tmp_path / "out.mp4").exists()
+
+def test_a_fresh_worker_process_registers_the_distilled_nets_it_is_given(tmp_path, content_path):
+    """A Ray worker starts with the built-in nets only: the spec's net files are what make `--net` work there."""
+    import dataclasses
+    import pickle
+    import subprocess
+    import sys
+
+    from stylize import api
+    from stylize.models.distilled import DistilledNet, write_net
+    from stylize.scale.worker import JobSpec
+
+    net_file = tmp_path / "mine.pt"
+    write_net(net_file, DistilledNet(), {"look": "test"})
+    spec = JobSpec(api.make_look(api.load_net(net_file)), size=48, net_files=(str(net_file),))
+    for given, name in ((spec, "with"), (dataclasses.replace(spec, net_files=()), "without")):
+        (tmp_path / f"{name}.pkl").write_bytes(pickle.dumps(given))
+        done = subprocess.run([sys.executable, "-c", WORKER_PROCESS, str(tmp_path / f"{name}.pkl"),
+                               str(content_path), str(tmp_path / f"{name}.png")],
+                              capture_output=True, text=True, timeout=120)
+        assert (done.returncode == 0) == (name == "with"), done.stdout + done.stderr
+    assert (tmp_path / "with.png").stat().st_size > 0 and not (tmp_path / "without.png").exists()
