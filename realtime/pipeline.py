@@ -3,6 +3,10 @@
     Source thread ──slot──▶ engine loop ──▶ sink thread ─▶ preview / writer / stream / vcam
                                         └─▶ sink thread ─▶ ...
 
+With a mask, a mask thread sits between the source and the engine loop; with
+temporal smoothing, a smoothing thread sits between the engine loop and the
+sinks, so each stage works on its own frame while the net paints the next one.
+
 Two modes:
   - live: every hand-over is a one-slot `LatestSlot`. A slow stage never
     builds a backlog: the stage before it overwrites the unread frame and the
@@ -23,6 +27,7 @@ every thread is joined with a timeout, so a stuck device cannot hang the exit.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import signal
@@ -174,7 +179,39 @@ class _Channel:
             self._slot.close()
 
 
-class _MaskStage:
+class _Stage:
+    """Per-frame work on its own thread: each item of `inbox`, in order, through `work`, then to `emit`.
+
+    `emit` returns False when the run is stopping; `stop` also ends the loop
+    between two items (frames still queued are dropped), and `on_error` hears
+    what failed. `recent_ms` keeps the last costs for the HUD.
+    """
+
+    def __init__(self, name: str, work: Callable, inbox: _Channel, emit: Callable[[object], bool],
+                 stop: threading.Event, on_error: Callable[[Exception], None], on_end: Callable[[], None]):
+        self.work, self.inbox, self._emit = work, inbox, emit
+        self._stop, self._on_error, self._on_end = stop, on_error, on_end
+        self.stats = StageStats(name)
+        self.recent_ms: deque[float] = deque(maxlen=30)
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            while (item := self.inbox.get()) is not None and not self._stop.is_set():
+                started = time.monotonic()
+                result = self.work(item)
+                now = time.monotonic()
+                self.stats.record(now, now - started)
+                self.recent_ms.append(1000 * (now - started))
+                if not self._emit(result):
+                    break
+        except Exception as exc:
+            self._on_error(exc)
+        finally:
+            self._on_end()
+
+
+class _MaskStage(_Stage):
     """The mask of each frame, on its own thread between the source and the engine loop.
 
     So the mask of frame N+1 is computed while the engine stylizes frame N,
@@ -184,31 +221,13 @@ class _MaskStage:
 
     def __init__(self, mask: Callable[[np.ndarray], np.ndarray], inbox: _Channel, lossless: bool,
                  stop: threading.Event, on_error: Callable[[Exception], None]):
-        self.mask, self.inbox, self.outbox = mask, inbox, _Channel(lossless)
-        self._stop = stop
-        self.stats = StageStats("mask")
-        self._recent_ms: deque[float] = deque(maxlen=30)
-        self._on_error = on_error
-        self.thread = threading.Thread(target=self._run, name="mask", daemon=True)
-
-    def _run(self) -> None:
-        try:
-            while (frame := self.inbox.get()) is not None:
-                started = time.monotonic()
-                weights = self.mask(frame.image)
-                now = time.monotonic()
-                self.stats.record(now, now - started)
-                self._recent_ms.append(1000 * (now - started))
-                if not self.outbox.put((frame, weights), self._stop):
-                    break
-        except Exception as exc:
-            self._on_error(exc)
-        finally:
-            self.outbox.close()
+        self.mask, self.outbox = mask, _Channel(lossless)
+        super().__init__("mask", lambda frame: (frame, mask(frame.image)), inbox,
+                         lambda pair: self.outbox.put(pair, stop), stop, on_error, self.outbox.close)
 
     def status(self) -> str:
         """The mask's kind and its recent cost per frame, for the HUD."""
-        recent = list(self._recent_ms)
+        recent = list(self.recent_ms)
         cost = f"{sum(recent) / len(recent):.1f} ms" if recent else "..."
         return f"mask {self.label}: {cost}"
 
@@ -314,6 +333,10 @@ class Pipeline:
         self._masks = None if mask is None else _MaskStage(mask, self._input, lossless, self._stop,
                                                                  self._mask_failed)
         self._feed = self._input if self._masks is None else self._masks.outbox  # what the engine loop reads
+        # The smoother blends frame N while the net paints N+1; one thread, so the frames keep their order.
+        self._smoother = None if smoothing is None else _Stage(
+            "smoothing", self._smooth, _Channel(lossless), self._hand_out, self._stop, self._smoothing_failed,
+            lambda: None)
         self._workers: list[_SinkWorker] = []  # the sinks the engine feeds now
         self._all_workers: list[_SinkWorker] = []  # including recordings already switched off
         self._recording: _SinkWorker | None = None
@@ -367,8 +390,8 @@ class Pipeline:
             self._recording = self._add_worker(first_recording)
         self._started_at = time.monotonic()
         self._source_thread.start()
-        if self._masks is not None:
-            self._masks.thread.start()
+        for stage in self._stages:
+            stage.thread.start()
         self._engine_thread.start()
 
     def _on_signal(self, signum, frame) -> None:
@@ -389,6 +412,13 @@ class Pipeline:
         self.source.interrupt()
         self._input.close()
         self._feed.close()
+        if self._smoother is not None:
+            self._smoother.inbox.close()
+
+    @property
+    def _stages(self) -> list[_Stage]:
+        """The threads beside the engine loop (mask, smoothing), in the frames' order."""
+        return [stage for stage in (self._masks, self._smoother) if stage is not None]
 
     def _shut_down(self) -> RunResult:
         # All joins share one deadline: a stuck device delays the exit by join_timeout at most.
@@ -396,8 +426,8 @@ class Pipeline:
         # use up the time the writers need to finalise their files.
         deadline = time.monotonic() + self.join_timeout
         _join(self._engine_thread, deadline)
-        masking = [] if self._masks is None else [self._masks.thread]
-        for thread in masking:
+        stages = [stage.thread for stage in self._stages]
+        for thread in stages:  # the smoothing thread hands its last frames to the sinks before they finish
             _join(thread, deadline)
         # After end of stream the sinks drain what they were given; otherwise they stop at once.
         drain = self._result is None
@@ -418,7 +448,7 @@ class Pipeline:
         result = self._result or RunResult(StopReason.END_OF_STREAM)
         result.stats = self.stats()
         result.stats["stopped"] = result.reason
-        stuck = [t.name for t in (self._engine_thread, *masking, self._source_thread, *(w.thread for w in workers))
+        stuck = [t.name for t in (self._engine_thread, *stages, self._source_thread, *(w.thread for w in workers))
                  if t.is_alive()]
         if stuck:
             result.stats["threads_not_joined"] = stuck
@@ -467,6 +497,8 @@ class Pipeline:
             # Frames still in flight when stopping are dropped; a stage stuck in a device call is left behind.
             if not self.engine.close(self.join_timeout):
                 log.warning("stylize: the engine did not stop within %g s", self.join_timeout)
+            if self._smoother is not None:
+                self._smoother.inbox.close()  # it hands on what it was given, then ends
             self._done.set()
 
     def _picture(self, frame: Frame, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -481,18 +513,33 @@ class Pipeline:
         self._finish(StopReason.FAILED, f"mask failed: {exc}", exc)
 
     def _deliver(self, frame: Frame, image: np.ndarray, submit_s: float, painted: tuple) -> None:
-        """Collect the oldest frame in flight (smoothed, if asked) and hand it to every sink."""
+        """Collect the oldest frame in flight and hand it on: to the smoothing thread, or to every sink."""
         started = time.monotonic()
         stylized = self.engine.collect()
-        if self.smoothing is not None:
-            stylized = self.smoothing(image, stylized, *painted)
         now = time.monotonic()
         self.engine_stats.record(now, submit_s + now - started)  # the time the engine held this loop up
         out = Frame(stylized, frame.index, frame.captured_at, frame.pts, original=image)
+        if self._smoother is not None:
+            self._smoother.inbox.put((out, painted), self._stop)
+        else:
+            self._hand_out(out)
+
+    def _smooth(self, item: tuple[Frame, tuple]) -> Frame:
+        """The smoothing thread's work: the frame to show, given which look painted it and whether it faded."""
+        out, painted = item
+        return dataclasses.replace(out, image=self.smoothing(out.original, out.image, *painted))
+
+    def _hand_out(self, out: Frame) -> bool:
+        """Give `out` to every sink (and the HUD its figures now and then); False once the run is stopping."""
         for worker in list(self._workers):
             worker.channel.put(out, self._stop)
+        now = time.monotonic()
         if now - self._published_at >= HUD_EVERY:
             self._publish(now)
+        return not self._stop.is_set()
+
+    def _smoothing_failed(self, exc: Exception) -> None:
+        self._finish(StopReason.FAILED, f"temporal smoothing failed: {exc}", exc)
 
     def _apply_controls(self, first: bool = False) -> None:
         controls, engine = self.controls, self.engine
@@ -557,8 +604,8 @@ class Pipeline:
 
     @property
     def drops(self) -> int:
-        masked = self._masks.outbox.drops if self._masks is not None else 0
-        return self._input.drops + masked + sum(w.channel.drops for w in self._all_workers)
+        between = [stage.outbox if stage is self._masks else stage.inbox for stage in self._stages]
+        return self._input.drops + sum(c.drops for c in between) + sum(w.channel.drops for w in self._all_workers)
 
     def stats(self) -> dict:
         """Per-stage figures (what --stats writes); callable while running."""
@@ -567,6 +614,9 @@ class Pipeline:
         stages = {"source": self.source_stats.summary(), "engine": self.engine_stats.summary()}
         if self._masks is not None:
             stages["mask"] = {"kind": self._masks.label, **self._masks.stats.summary()}
+        if self._smoother is not None:
+            self._smoother.stats.drops = self._smoother.inbox.drops
+            stages["smoothing"] = self._smoother.stats.summary()
         for worker in list(self._all_workers):
             worker.stats.drops = worker.channel.drops
             stages[worker.stats.name] = worker.stats.summary()
@@ -580,7 +630,7 @@ class Pipeline:
             "drops": self.drops,
             "stages": stages,
         }
-        if self.smoothing is not None:
+        if self._smoother is not None:
             result["temporal_smoothing"] = self.smoothing.summary()
         if self._result is not None:
             result["stopped"] = self._result.reason
