@@ -20,6 +20,7 @@ from stylize.realtime.frames import Frame, LatestSlot
 from stylize.realtime.pipeline import Pipeline, StopReason, write_stats
 from stylize.realtime.sinks import Sink
 from stylize.realtime.sources import EndOfStream, ImageFolder, Source, TestPattern
+from stylize.realtime.temporal import TemporalSmoother
 
 WAIT = 10.0  # seconds an awaited event may take before a test fails (only reached when something hangs)
 
@@ -322,3 +323,53 @@ def _wait(condition, timeout: float = WAIT) -> None:
         if time.monotonic() > deadline:
             pytest.fail("timed out waiting for the pipeline")
         time.sleep(0.01)
+
+
+class WatchedSmoother(TemporalSmoother):
+    """The real smoother, noting what each call was given and what it returned."""
+
+    def __init__(self, strength: float):
+        super().__init__(strength)
+        self.calls: list[tuple[np.ndarray, np.ndarray, object, bool, np.ndarray]] = []
+
+    def __call__(self, source, stylized, look=None, fading=False):
+        shown = super().__call__(source, stylized, look, fading)
+        self.calls.append((source, stylized, look, fading, shown))
+        return shown
+
+
+def test_the_smoothing_thread_keeps_the_order_and_resets_through_a_crossfade(weights_dir, one_torch_thread):
+    """File mode, a look change with a crossfade on an injected clock that ticks once per frame read."""
+    frames, switch_at = 40, 10
+    looks = [Look("candy", "candy"), Look("mosaic", "mosaic")]
+    controls = Controls(["candy", "mosaic"], crossfade_ms=500)
+    engine = TorchEngine()
+    now = [0.0]
+    engine.clock = lambda: now[0]
+
+    class Ticking(TestPattern):
+        def read(self):
+            now[0] += 0.05
+            if self._index == switch_at:
+                controls.pick_look(1)
+            return super().read()
+
+    smoother = WatchedSmoother(0.6)
+    writer = Recorder("writer", lossless=True)
+    result = Pipeline(Ticking(48, 32, fps=25, frames=frames, paced=False), engine, looks, [writer],
+                      controls=controls, lossless=True, smoothing=smoother).run()
+    assert result.reason == StopReason.END_OF_STREAM
+    assert [f.index for f in writer.frames] == list(range(frames)) and len(smoother.calls) == frames
+    for written, call, expected in zip(writer.frames, smoother.calls, TestPattern(48, 32, fps=25, frames=frames)):
+        np.testing.assert_array_equal(call[0], expected.image)  # smoothed in the source's order
+        assert written.image is call[4]  # and shown as the smoother returned it
+    fading = [call[3] for call in smoother.calls]
+    fade = [i for i, value in enumerate(fading) if value]
+    assert fade and fade == list(range(fade[0], fade[-1] + 1)) and 0 < fade[0] and fade[-1] < frames - 2
+    for index in (0, *fade, fade[-1] + 1):  # the first frame, every frame of the fade and the one after: fresh
+        assert np.array_equal(smoother.calls[index][4], smoother.calls[index][1])
+    assert smoother.calls[fade[-1] + 1][2] is looks[1]
+    assert smoother.resets["fade"] == len(fade) and smoother.resets["start"] == 2 and "look" not in smoother.resets
+    assert smoother.blended == frames - len(fade) - 2 - smoother.resets["cut"] > frames / 2
+    assert result.stats["stages"]["smoothing"]["frames"] == frames
+    assert not [t for t in threading.enumerate() if t.name == "smoothing"]
