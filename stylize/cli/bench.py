@@ -87,7 +87,7 @@ FLICKER_EXAMPLES = """examples:
   stylize bench flicker clip-candy.mp4 --source clip.mp4
 
   # what --temporal-smoothing would do to it, the style loss against its painting,
-  # and the fps it costs the student at 640x480, measured in turns
+  # and the fps it costs the student at 640x480 in the real pipeline, measured in turns
   stylize bench flicker clip-wave.mp4 --source clip.mp4 --smoothing --style wave.jpg --fps-cost student
 
 The flow (DIS) is computed on the source frames; stylized frame t-1 is warped
@@ -279,8 +279,9 @@ def _add_flicker(benches, parents) -> None:
                               f"(without a value {DEFAULT_STRENGTH})")
     flicker.add_argument("--style", metavar="PAINTING", help="score the VGG-r31 style loss against this painting "
                                                              "on every 10th frame")
-    flicker.add_argument("--fps-cost", metavar="METHOD", help="time METHOD on the source's frames at --resolution "
-                                                              "with and without the smoothing, in turns")
+    flicker.add_argument("--fps-cost", metavar="METHOD", help="run METHOD on the source's frames at --resolution "
+                                                              "through the live/video pipeline, with and without "
+                                                              "the smoothing, in turns")
     flicker.add_argument("--resolution", default="640x480", metavar="WxH", help="frame size for --fps-cost "
                                                                                 "(default 640x480)")
     flicker.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
