@@ -427,8 +427,11 @@ class Pipeline:
         deadline = time.monotonic() + self.join_timeout
         _join(self._engine_thread, deadline)
         stages = [stage.thread for stage in self._stages]
-        for thread in stages:  # the smoothing thread hands its last frames to the sinks before they finish
-            _join(thread, deadline)
+        # After end of stream in file mode the smoothing thread still holds the last few frames of the
+        # file: they go to the writers before these finish, given the time a writer gets for its trailer.
+        handing_on = self.lossless and self._result is None
+        for thread in stages:
+            _join(thread, max(deadline, time.monotonic() + FINALISE_TIMEOUT) if handing_on else deadline)
         # After end of stream the sinks drain what they were given; otherwise they stop at once.
         drain = self._result is None
         failed = not drain and self._result.reason in (StopReason.FAILED, StopReason.SOURCE_LOST)
