@@ -333,10 +333,11 @@ def pipeline_run(engine, frames: list[np.ndarray], strength: float | None, secon
 
 
 def _pooled(runs: list[dict]) -> dict:
-    """The runs of one contender together: frames over their summed time, and the per-run fps."""
-    seconds = sum(run["frames"] / run["fps"] for run in runs if run["fps"])
-    frames = sum(run["frames"] for run in runs)
-    pooled = {"fps": round(frames / seconds, 2) if seconds else 0.0, "frames": frames,
+    """The runs of one contender together: frame intervals over their summed time, and the per-run fps."""
+    timed = [run for run in runs if run["fps"]]  # a run's fps is (frames - 1) over its first-to-last span
+    seconds = sum((run["frames"] - 1) / run["fps"] for run in timed)
+    intervals = sum(run["frames"] - 1 for run in timed)
+    pooled = {"fps": round(intervals / seconds, 2) if seconds else 0.0, "frames": sum(run["frames"] for run in runs),
               "fps_per_run": [run["fps"] for run in runs],
               "engine_ms_per_frame": round(float(np.mean([run["engine_ms_per_frame"] for run in runs])), 2)}
     if "smoothing_ms_per_frame" in runs[0]:
