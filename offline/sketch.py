@@ -122,11 +122,12 @@ def stylize_sketch(drawing: np.ndarray, styles: Sequence[np.ndarray], *, encoder
     torch.manual_seed(settings.seed)
     style_ts = [frame_to_tensor(s, device) for s in styles]
     paper = _paper_colour(style_ts[0], settings.background)
-    styled = settings.background == "style"
-    renderer = StrokeRenderer(strokes, height, width, ink=_ink_colour(drawing),
-                              max_luminance=STYLED_INK_CEILING if styled else INK_CEILING,
-                              grain_luminance=STYLED_GRAIN_CEILING if styled else GRAIN_CEILING,
-                              colour=not settings.preserve_color).to(device)
+    ceiling = STYLED_INK_CEILING if settings.background == "style" else INK_CEILING
+    # Kept-colour ink (black) takes the grain only as dark as its own cap: black lines, not grey ones.
+    grain = ceiling if settings.preserve_color else (
+        STYLED_GRAIN_CEILING if settings.background == "style" else GRAIN_CEILING)
+    renderer = StrokeRenderer(strokes, height, width, ink=_ink_colour(drawing), max_luminance=ceiling,
+                              grain_luminance=grain, colour=not settings.preserve_color).to(device)
     with torch.no_grad():
         renderer.displacement.normal_(0, 0.1)  # a seeded start, so seeds give different wobbles
     painted = _PaintedPaper(paper, height, width, device) if settings.background == "style" else None
