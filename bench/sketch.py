@@ -176,7 +176,7 @@ def _settings_json(settings: Settings) -> dict:
 
 
 def summarise(pairs: list[Pair]) -> dict:
-    """Means over the pairs per method, the style ratios to the plain drawing, and the targets."""
+    """Means over the pairs per method, the style ratios to the plain drawing and ours to Gatys, the targets."""
     summary = {}
     for method in ("ours", "gatys"):
         rows = [getattr(p, method) for p in pairs]
