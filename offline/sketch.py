@@ -21,7 +21,7 @@ HxWx3 uint8 RGB; tensors are 1x3xHxW in [0, 1] (stylize.tensors).
 
 With background "style" the paper is a picture too, optimised towards the
 painting's statistics where there is no stroke; it stays light (>= 0.55) and
-the strokes dark (<= 0.4), so the lines still read.
+the strokes dark (colours <= 0.3, their grain <= 0.45), so the lines still read.
 """
 from __future__ import annotations
 
@@ -48,13 +48,15 @@ from stylize.tensors import frame_to_tensor, tensor_to_frame
 BACKGROUNDS = ("paper", "tint", "style")
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1")
 DEFAULT_STEPS = (60, 40)  # per scale, coarse first
-DEFAULT_STYLE_WEIGHT = {"gram": 2e4, "meanstd": 4.0}
+DEFAULT_STYLE_WEIGHT = {"gram": 2e4, "meanstd": 12.0}
 DEFAULT_LR = 0.15
 COVERAGE_WEIGHT = 300.0
 DISPLACEMENT_WEIGHT = 0.05
 PAPER_FLOOR = 0.55  # a painted paper's darkest value ("style" background)
-INK_CEILING = 0.4  # the strokes' largest luminance on white or tinted paper, so lines read
-STYLED_INK_CEILING = 0.3  # the strokes' largest luminance on a painted paper
+INK_CEILING = 0.45  # the strokes' colours' largest luminance on white or tinted paper, so lines read
+GRAIN_CEILING = 0.65  # a textured stroke pixel's largest luminance there: light marks, still off the paper
+STYLED_INK_CEILING = 0.3  # the same two on a painted paper (at or above PAPER_FLOOR)
+STYLED_GRAIN_CEILING = 0.45
 FAR_FROM_LINES = 3.0  # px: beyond this a stroke is off the drawing
 # Every step renders and runs VGG on the whole page: 4 megapixels is minutes a step on a CPU already.
 MAX_PIXELS = 4_000_000
@@ -120,9 +122,12 @@ def stylize_sketch(drawing: np.ndarray, styles: Sequence[np.ndarray], *, encoder
     torch.manual_seed(settings.seed)
     style_ts = [frame_to_tensor(s, device) for s in styles]
     paper = _paper_colour(style_ts[0], settings.background)
-    renderer = StrokeRenderer(strokes, height, width, ink=_ink_colour(drawing),
-                              max_luminance=STYLED_INK_CEILING if settings.background == "style" else INK_CEILING,
-                              colour=not settings.preserve_color).to(device)
+    ceiling = STYLED_INK_CEILING if settings.background == "style" else INK_CEILING
+    # Kept-colour ink (black) takes the grain only as dark as its own cap: black lines, not grey ones.
+    grain = ceiling if settings.preserve_color else (
+        STYLED_GRAIN_CEILING if settings.background == "style" else GRAIN_CEILING)
+    renderer = StrokeRenderer(strokes, height, width, ink=_ink_colour(drawing), max_luminance=ceiling,
+                              grain_luminance=grain, colour=not settings.preserve_color).to(device)
     with torch.no_grad():
         renderer.displacement.normal_(0, 0.1)  # a seeded start, so seeds give different wobbles
     painted = _PaintedPaper(paper, height, width, device) if settings.background == "style" else None

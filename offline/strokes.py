@@ -11,10 +11,13 @@ The parameters, per control point, are kept in range by their parametrisation
 (no projection needed, so L-BFGS and Adam both work):
   displacement  max_displacement * tanh(raw), pixels: lines wobble, never wander;
   width         between min and max around the traced width (sigmoid);
-  colour        max_brightness * sigmoid(raw), and the ink's luminance (texture
-                included) is capped at max_luminance: lines stay darker than paper;
+  colour        max_brightness * sigmoid(raw), its luminance capped at
+                max_luminance: lines stay darker than paper;
 and an optional texture offset, a field over the page added to the ink
-colour (texture_amplitude * tanh(raw)), which gives strokes the grain of a brush.
+colour (texture_amplitude * tanh(raw)), which gives strokes the grain of a
+brush. The grain may lighten a pixel past the ink's cap, up to
+grain_luminance, so a stroke carries the painting's light marks while its
+body stays dark.
 """
 from __future__ import annotations
 
@@ -49,21 +52,21 @@ class StrokeRenderer(nn.Module):
     """Strokes as parameters; `forward(scale)` renders them at `scale` times the page size."""
 
     def __init__(self, strokes: Sequence[Stroke], height: int, width: int, *, ink: Sequence[float] = (0, 0, 0),
-                 max_displacement: float = 1.0, width_growth: float = 1.0, min_width: float = 1.5,
-                 max_brightness: float = 0.85, max_luminance: float = 0.4, texture_amplitude: float = 0.2,
-                 texture: bool = True,
-                 colour: bool = True):
+                 max_displacement: float = 1.0, width_growth: float = 2.0, min_width: float = 1.5,
+                 max_brightness: float = 0.85, max_luminance: float = 0.45, grain_luminance: float = 0.65,
+                 texture_amplitude: float = 0.4, texture: bool = True, colour: bool = True):
         super().__init__()
         if not strokes:
             raise ValueError("nothing to render: no strokes")
         self.height, self.width = height, width
         self.max_displacement, self.max_brightness = max_displacement, max_brightness
-        self.max_luminance = max_luminance
+        self.max_luminance, self.grain_luminance = max_luminance, max(grain_luminance, max_luminance)
         self.texture_amplitude = texture_amplitude
         points = torch.from_numpy(np.concatenate([s.points for s in strokes])).float()
         widths = torch.from_numpy(np.concatenate([s.widths for s in strokes])).float()
         self.register_buffer("base_points", points)
-        # Thin lines may thicken to min_width; no line may lose more than a fifth of its width.
+        # Thin lines may thicken to min_width, every line by width_growth px a side (a brush mark's
+        # breadth, still within the bench's 3 px of the drawn line); none loses more than a fifth.
         low = (0.8 * widths).clamp_min(1.0)
         self.register_buffer("width_low", low)
         self.register_buffer("width_high", torch.maximum(widths, torch.full_like(widths, min_width)) + 2 * width_growth)
@@ -129,7 +132,7 @@ class StrokeRenderer(nn.Module):
         coverage, ink = self._splat(samples, widths, colours, h, w)
         texture = self.texture_amplitude * torch.tanh(
             F.interpolate(self.texture, size=(h, w), mode="bilinear", align_corners=False))
-        ink = _darkened((ink + texture).clamp(0, 1), self.max_luminance)
+        ink = _darkened((_darkened(ink, self.max_luminance) + texture).clamp(0, 1), self.grain_luminance)
         paper = torch.ones(1, 3, 1, 1, device=ink.device) if background is None else background
         return paper * (1 - coverage) + ink * coverage, coverage
 
