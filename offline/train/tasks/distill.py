@@ -5,7 +5,12 @@ decoder with the look's AdaIN statistics built in, started from the shipped
 student. We chose it by speed: it is the only live net near 30 fps at
 640x480 on two CPU cores (student 28.4 fps in ONNX Runtime against 4.7 for
 AesFA and 1.1 for AdaIN-r31, bench/results/speed_*), so fine-tuning a VGG or
-AesFA decoder could not be live here whatever its fidelity.
+AesFA decoder could not be live here whatever its fidelity. By default it is
+thinned to widths 16,24,48 (from the student's strongest channels): 1.19x the
+student's fps timed in turns, and on the street look it flickered less and
+stayed closer to the paintings than AdaIN-r31 (README, "Offline looks").
+The temporal weights (60 each, shift and flow) were chosen the same way:
+both terms together flickered least, neither cost fidelity.
 
 `config.content_dir` is the look folder (`stylize look ... -o LOOKDIR`) and
 `config.style_dir` a video of the same scenes (or the look folder again):
@@ -53,16 +58,16 @@ BORDER = 8  # pixels left out of the temporal comparison: padding makes the edge
 @dataclass
 class DistillOptions:
     pixel_weight: float = option(5.0, "weight of the pixel L1 to the painted keyframes (default %(default)s)")
-    temporal_weight: float = option(20.0, "weight of the temporal term, the L1 between the outputs of a crop and "
+    temporal_weight: float = option(60.0, "weight of the temporal term, the L1 between the outputs of a crop and "
                                           "of the same crop shifted, on video frames (default %(default)s; 0: off)")
-    flow_weight: float = option(20.0, "weight of the flow term, the L1 between the output for a video frame and "
+    flow_weight: float = option(60.0, "weight of the flow term, the L1 between the output for a video frame and "
                                       "the previous frame's warped along the optical flow (default %(default)s; "
                                       "0: off; needs a video)")
     max_shift: int = option(3, "largest shift in pixels of the temporal term (default %(default)s)")
     noise: float = option(0.02, "std of the noise added to the shifted crop (default %(default)s, in [0,1] units)")
     frames_per_step: int = option(2, "video frames per step for the style and temporal terms (default %(default)s)")
-    widths: str = option("", "channels of the net, e.g. 16,32,48: fewer than the student's (16,32,64) make it "
-                             "faster; it starts from the student's strongest channels (default: the student's)")
+    widths: str = option("16,24,48", "channels of the net, at most the student's 16,32,64; fewer run faster; "
+                                     "it starts from the student's strongest channels (default %(default)s)")
     hold_out: int = option(0, "keyframes left out of training, spread over the clip, for `stylize bench distill` "
                               "to measure fidelity on (default %(default)s)")
 
