@@ -61,6 +61,28 @@ class DistilledNet(nn.Module):
             net.style_std.copy_(style_std.reshape(net.style_std.shape))
         return net
 
+    def thinned(self, widths: Sequence[int]) -> "DistilledNet":
+        """This net with fewer channels: of each width, the channels that carry the most weight, as a start
+        for fine-tuning. Which tensor dimensions a width sizes is found by building the net one channel wider,
+        so nothing here depends on the layers' design."""
+        widths = tuple(widths)
+        if len(widths) != len(self.widths) or not all(1 <= new <= old for new, old in zip(widths, self.widths)):
+            raise ValueError(f"widths {widths} do not thin {self.widths}")
+        state, current = self.state_dict(), list(self.widths)
+        for k, (new, old) in enumerate(zip(widths, self.widths)):
+            if new == old:
+                continue
+            wider = DistilledNet(current[:k] + [old + 1] + current[k + 1:]).state_dict()
+            dims = {name: [d for d, (a, b) in enumerate(zip(t.shape, wider[name].shape)) if a != b]
+                    for name, t in state.items()}
+            weight = sum(_channel_weight(t, d) for name, t in state.items() for d in dims[name])
+            keep = weight.topk(new).indices.sort().values
+            state = {name: _select(t, dims[name], keep) for name, t in state.items()}
+            current[k] = new
+        net = DistilledNet(widths)
+        net.load_state_dict(state)
+        return net
+
     @classmethod
     def from_state_dict(cls, state: dict[str, torch.Tensor]) -> "DistilledNet":
         widths = (state["encoder.0.weight"].shape[0], state["encoder.2.weight"].shape[0],
@@ -68,6 +90,18 @@ class DistilledNet(nn.Module):
         net = cls(widths)
         net.load_state_dict({k: v.float() for k, v in state.items()})
         return net
+
+
+def _channel_weight(tensor: torch.Tensor, dim: int) -> torch.Tensor:
+    """Each channel's share of `tensor`'s squared norm along `dim`."""
+    squares = tensor.detach().float().pow(2).transpose(0, dim).reshape(tensor.shape[dim], -1).sum(1)
+    return squares / squares.sum().clamp(min=1e-12)
+
+
+def _select(tensor: torch.Tensor, dims: list[int], keep: torch.Tensor) -> torch.Tensor:
+    for dim in dims:
+        tensor = tensor.index_select(dim, keep)
+    return tensor
 
 
 def sidecar(path: str | os.PathLike) -> Path:

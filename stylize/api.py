@@ -451,20 +451,23 @@ def offline_look(kind: str, keyframes_dir: str | os.PathLike, out_dir: str | os.
 
 def distill(looks: str | os.PathLike, net: str | os.PathLike, *, video: str | os.PathLike | None = None,
             steps: int = 600, size: int = 256, crop: int = 128, batch: int = 4, device: str = "auto",
-            threads: int | None = None, temporal_weight: float | None = None, hold_out: int = 0,
-            resume: bool = False, seed: int = 0, progress: bool = False) -> dict:
+            threads: int | None = None, temporal_weight: float | None = None, flow_weight: float | None = None,
+            widths: str | None = None, hold_out: int = 0, resume: bool = False, seed: int = 0,
+            progress: bool = False) -> dict:
     """Distil the offline look in folder `looks` (see `offline_look`) into a live net written to `net`.
 
     video: frames of the same scenes, unseen in training pairs, for the style and temporal terms. size:
     long side the keyframes are shrunk to; crop: side of the square training crops. hold_out: keyframes left
-    out of training (listed in the sidecar) for `bench distill` to measure fidelity on. Returns the net's sidecar
+    out of training (listed in the sidecar) for `bench distill` to measure fidelity on. temporal_weight,
+    flow_weight: the shift and the optical-flow temporal terms (None: their defaults); widths: the net's
+    channels as "A,B,C", at most the student's (None: the default). Returns the net's sidecar
     record (sha256, settings, last losses); use the file with `load_net(net)` or `--net`.
     """
     from stylize.offline.train.tasks.distill import DistillOptions, distill_look
 
     if not (isinstance(steps, int) and steps >= 1):
         raise OptionError(f"steps must be a whole number above 0, got {steps!r}")
-    options = DistillOptions(hold_out=hold_out, **({} if temporal_weight is None else
-                                                   {"temporal_weight": temporal_weight}))
+    weights = {"temporal_weight": temporal_weight, "flow_weight": flow_weight, "widths": widths}
+    options = DistillOptions(hold_out=hold_out, **{k: v for k, v in weights.items() if v is not None})
     return distill_look(looks, net, video=video, options=options, progress=progress, resume=resume, steps=steps,
                         crop=crop, long_side=size, batch=batch, device=device, threads=threads, seed=seed)

@@ -62,18 +62,23 @@ class ImageBank:
     def __len__(self) -> int:
         return len(self.images)
 
-    def sample(self, batch: int, generator: torch.Generator) -> torch.Tensor:
-        """`batch` random crops, each flipped left-right with probability 1/2, as floats in [0, 1]."""
+    def windows(self, batch: int, generator: torch.Generator) -> list[tuple[int, int, int, bool]]:
+        """`batch` random crops as (image index, top, left, flipped left-right)."""
         picks = torch.randint(len(self.images), (batch,), generator=generator).tolist()
-        crops = []
+        chosen = []
         for index in picks:
             image = self.images[index]
             top = int(torch.randint(image.shape[1] - self.crop + 1, (1,), generator=generator))
             left = int(torch.randint(image.shape[2] - self.crop + 1, (1,), generator=generator))
-            crop = image[:, top:top + self.crop, left:left + self.crop]
-            if torch.rand((), generator=generator) < 0.5:
-                crop = crop.flip(-1)
-            crops.append(crop)
+            chosen.append((index, top, left, bool(torch.rand((), generator=generator) < 0.5)))
+        return chosen
+
+    def sample(self, batch: int, generator: torch.Generator) -> torch.Tensor:
+        """`batch` random crops, each flipped left-right with probability 1/2, as floats in [0, 1]."""
+        crops = []
+        for index, top, left, flipped in self.windows(batch, generator):
+            crop = self.images[index][:, top:top + self.crop, left:left + self.crop]
+            crops.append(crop.flip(-1) if flipped else crop)
         return torch.stack(crops).float().div_(255)
 
     def fixed(self, count: int, seed: int) -> torch.Tensor:

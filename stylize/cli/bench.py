@@ -131,7 +131,8 @@ a row runs on. Nets without registered weights are timed with random weights.
 """
 
 
-DISTILL_HELP = "a distilled net's fidelity to its offline look, flicker and speed, each against AdaIN-r31"
+DISTILL_HELP = ("a distilled net's fidelity to its offline look and flicker, each against AdaIN-r31, and its speed "
+                "against the student")
 DISTILL_EXAMPLES = """examples:
   # a net distilled with --hold-out 2: fidelity on those keyframes, flicker on ../shared/media, speed
   stylize bench distill --net starry-clip.pt -o bench/results

@@ -10,7 +10,7 @@ from helpers import run_cli, write_clip
 from stylize import api
 from stylize.bench.flicker import warping_error
 from stylize.errors import WeightsError
-from stylize.models.distilled import read_sidecar, write_net
+from stylize.models.distilled import DistilledNet, read_sidecar, write_net
 from stylize.offline.train.config import TrainConfig
 from stylize.offline.train.tasks.distill import DistillOptions, distill_look
 from stylize.offline.train.trainer import Trainer
@@ -87,8 +87,9 @@ def test_a_changed_net_file_is_refused(look, tmp_path):
         api.load_net(tmp_path / "net.pt")
 
 
-def _flicker(folder, clip, frames, out, temporal_weight: float) -> float:
-    distill_look(folder / "look", out, video=clip, options=DistillOptions(temporal_weight=temporal_weight),
+def _flicker(folder, clip, frames, out, weight: float) -> float:
+    options = DistillOptions(temporal_weight=weight, flow_weight=weight)
+    distill_look(folder / "look", out, video=clip, options=options,
                  progress=False, steps=16, crop=64, short_side=64, batch=2, lr=1e-3, threads=1, seed=0)
     engine = api.new_engine("torch")
     method = api.load_net(out)
@@ -98,7 +99,25 @@ def _flicker(folder, clip, frames, out, temporal_weight: float) -> float:
 
 def test_the_temporal_term_lowers_the_warping_error(look, tmp_path):
     folder, clip, frames = look
-    steady = _flicker(folder, clip, frames, tmp_path / "steady.pt", temporal_weight=100.0)
-    loose = _flicker(folder, clip, frames, tmp_path / "loose.pt", temporal_weight=0.0)
-    print(f"warping error: temporal term {steady:.6f}, without {loose:.6f}")
+    steady = _flicker(folder, clip, frames, tmp_path / "steady.pt", weight=100.0)
+    loose = _flicker(folder, clip, frames, tmp_path / "loose.pt", weight=0.0)
+    print(f"warping error: temporal terms (shift and flow) {steady:.6f}, without {loose:.6f}")
     assert steady < 0.9 * loose
+
+
+def test_a_thinned_net_keeps_the_channels_that_carry_the_look():
+    """Channels whose weights are all zero carry nothing: thinning drops those and the output stays the same."""
+    torch.manual_seed(0)
+    net = DistilledNet((8, 12, 16))
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, torch.nn.Conv2d) and module.out_channels in (12, 16):
+                module.weight[1::2] = 0  # every other channel of the middle and last widths
+                module.bias[1::2] = 0
+            if isinstance(module, torch.nn.Conv2d) and module.in_channels in (12, 16):
+                module.weight[:, 1::2] = 0
+    thin = net.thinned((8, 6, 8))
+    frame = torch.rand(1, 3, 32, 48) * 255
+    assert thin.widths == (8, 6, 8)
+    assert sum(p.numel() for p in thin.parameters()) < sum(p.numel() for p in net.parameters()) / 2
+    assert torch.allclose(thin(frame), net(frame), atol=1e-3)

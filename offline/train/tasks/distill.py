@@ -5,7 +5,12 @@ decoder with the look's AdaIN statistics built in, started from the shipped
 student. We chose it by speed: it is the only live net near 30 fps at
 640x480 on two CPU cores (student 28.4 fps in ONNX Runtime against 4.7 for
 AesFA and 1.1 for AdaIN-r31, bench/results/speed_*), so fine-tuning a VGG or
-AesFA decoder could not be live here whatever its fidelity.
+AesFA decoder could not be live here whatever its fidelity. By default it is
+thinned to widths 16,24,48 (from the student's strongest channels): 1.19x the
+student's fps timed in turns, and on the street look it flickered less and
+stayed closer to the paintings than AdaIN-r31 (README, "Offline looks").
+The temporal weights (60 each, shift and flow) were chosen the same way:
+both terms together flickered least, neither cost fidelity.
 
 `config.content_dir` is the look folder (`stylize look ... -o LOOKDIR`) and
 `config.style_dir` a video of the same scenes (or the look folder again):
@@ -15,10 +20,14 @@ its frames are the unseen frames of the style and temporal terms. The loss:
 * content: VGG relu3_1 MSE to the painting's (the perceptual match);
 * style: mean/std at relu1_1..relu3_1 against the paintings', on keyframes
   and on the unseen video frames;
-* temporal: on video frames, the output of a crop against that of the same
-  crop shifted by a few pixels, with a little noise: the difference a shift
-  makes between neighbouring frames is flicker, since a stride-4 encoder is
-  not shift-equivariant by itself.
+* temporal (shift): on video frames, the output of a crop against that of
+  the same crop shifted by a few pixels, with a little noise: the difference
+  a shift makes between neighbouring frames is flicker, since a stride-4
+  encoder is not shift-equivariant by itself;
+* flow: on pairs of neighbouring video frames, the output for frame t
+  against the output for frame t-1 warped onto t along their optical flow,
+  where the flow is consistent (offline/train/flow_pairs.py): real motion,
+  occlusions left out.
 """
 from __future__ import annotations
 
@@ -40,20 +49,25 @@ from stylize.models.student import StudentNet
 from stylize.offline.look_pass import read_look
 from stylize.offline.train.config import option
 from stylize.offline.train.data import ImageBank, shrink_for_crops
+from stylize.offline.train.flow_pairs import FlowPairBank, flow_difference
 from stylize.offline.train.tasks.base import STYLE_TAPS, Task, add_term
 
-MAX_VIDEO_FRAMES = 96  # frames kept from --video for the style and temporal terms
 BORDER = 8  # pixels left out of the temporal comparison: padding makes the edges differ anyway
 
 
 @dataclass
 class DistillOptions:
     pixel_weight: float = option(5.0, "weight of the pixel L1 to the painted keyframes (default %(default)s)")
-    temporal_weight: float = option(20.0, "weight of the temporal term, the L1 between the outputs of a crop and "
+    temporal_weight: float = option(60.0, "weight of the temporal term, the L1 between the outputs of a crop and "
                                           "of the same crop shifted, on video frames (default %(default)s; 0: off)")
+    flow_weight: float = option(60.0, "weight of the flow term, the L1 between the output for a video frame and "
+                                      "the previous frame's warped along the optical flow (default %(default)s; "
+                                      "0: off; needs a video)")
     max_shift: int = option(3, "largest shift in pixels of the temporal term (default %(default)s)")
     noise: float = option(0.02, "std of the noise added to the shifted crop (default %(default)s, in [0,1] units)")
     frames_per_step: int = option(2, "video frames per step for the style and temporal terms (default %(default)s)")
+    widths: str = option("16,24,48", "channels of the net, at most the student's 16,32,64; fewer run faster; "
+                                     "it starts from the student's strongest channels (default %(default)s)")
     hold_out: int = option(0, "keyframes left out of training, spread over the clip, for `stylize bench distill` "
                               "to measure fidelity on (default %(default)s)")
 
@@ -79,34 +93,23 @@ def _look_pairs(look_dir: str, short_side: int, crop: int, hold_out: int) -> lis
     return stacked
 
 
-def _video_frames(video: str, short_side: int, crop: int) -> list[np.ndarray]:
-    """Up to MAX_VIDEO_FRAMES frames spread over `video`."""
-    from stylize.jobs import open_video
-
-    with open_video(video, None) as source:
-        step = max(1, (source.frame_count or MAX_VIDEO_FRAMES) // MAX_VIDEO_FRAMES)
-        return [shrink_for_crops(frame.image, crop, short_side) for frame in source if frame.index % step == 0]
-
-
 class DistillTask(Task):
     """Fine-tune the student, its look built in, to reproduce the offline paintings on any frame."""
 
     name = "distill"
     summary = "a per-look live net distilled from an offline look (stylize look) on a video's keyframes"
     Options = DistillOptions
-    loss_terms = ("pixel", "temporal")
+    loss_terms = ("pixel", "temporal", "flow")
 
     @classmethod
     def data(cls, config, options: DistillOptions, device: torch.device) -> tuple[ImageBank, ImageBank]:
-        """(keyframe+painting pairs, unseen frames): the video's, else the training keyframes themselves."""
+        """(keyframe+painting pairs, unseen frames): the video's, with flow to their previous frames (9
+        channels, FlowPairBank), else the training keyframes themselves (3 channels)."""
         stacked = _look_pairs(config.content_dir, config.short_side, config.crop, options.hold_out)
         pairs = ImageBank.of(stacked, config.crop, device)
-        source = config.style_dir
-        if source == config.content_dir:
-            frames = [pair[..., :3] for pair in stacked]
-        else:
-            frames = _video_frames(source, config.short_side, config.crop)
-        return pairs, ImageBank.of(frames, config.crop, device)
+        if config.style_dir == config.content_dir:
+            return pairs, ImageBank.of([pair[..., :3] for pair in stacked], config.crop, device)
+        return pairs, FlowPairBank.from_video(config.style_dir, config.short_side, config.crop, device)
 
     def build_net(self) -> DistilledNet:
         pairs = read_look(self.config.content_dir)[1]
@@ -115,7 +118,8 @@ class DistillTask(Task):
         self.look_stats = self._painting_stats(paintings)
         student = StudentNet.from_inference_state_dict(weights.load("student"))
         means, stds = zip(*(channel_stats(student.encoder(_tensor(p))) for p in paintings))
-        return DistilledNet.from_student(student, torch.cat(means).mean(0), torch.cat(stds).mean(0))
+        net = DistilledNet.from_student(student, torch.cat(means).mean(0), torch.cat(stds).mean(0))
+        return net.thinned(_widths(self.options.widths, net.widths)) if self.options.widths else net
 
     @torch.no_grad()
     def _painting_stats(self, paintings: list[np.ndarray]) -> dict:
@@ -131,17 +135,21 @@ class DistillTask(Task):
             target = self.vgg(paintings).float()
         losses = self.perceptual(output, target, self.look_stats)
         add_term(losses, "pixel", F.l1_loss(output.float(), paintings), self.options.pixel_weight)
-        unseen, *overlap = self._shifted_pair(frames[: self.options.frames_per_step])
+        frames = frames[: self.options.frames_per_step]
+        unseen = self.net.unit_forward(frames[:, :3])
         unseen_style = mean_std_style_loss(self.output_taps(unseen), self.look_stats)
         # The style term counts keyframes and unseen frames alike.
         losses["total"] = losses["total"] + self.config.style_weight * (unseen_style - losses["style"]) / 2
         losses["style"] = (losses["style"] + unseen_style) / 2
         if self.options.temporal_weight:
-            add_term(losses, "temporal", F.l1_loss(*overlap), self.options.temporal_weight)
+            add_term(losses, "temporal", F.l1_loss(*self._shifted_pair(frames[:, :3])), self.options.temporal_weight)
+        if self.options.flow_weight and frames.shape[1] > 3:
+            previous = self.net.unit_forward(frames[:, 3:6])
+            add_term(losses, "flow", flow_difference(unseen, previous, frames[:, 6:], BORDER), self.options.flow_weight)
         return losses
 
-    def _shifted_pair(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(output of crop A, its part that B also shows, the same part of B's output); B = A moved by (dy, dx)."""
+    def _shifted_pair(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the part of crop A's output that B also shows, the same part of B's output); B = A moved by (dy, dx)."""
         shift = self.options.max_shift
         dy, dx = (int(v) for v in torch.randint(-shift, shift + 1, (2,)))
         height, width = frames.shape[-2] - shift * 2, frames.shape[-1] - shift * 2
@@ -153,7 +161,7 @@ class DistillTask(Task):
         ys, xs = slice(BORDER + max(dy, 0), height - BORDER + min(dy, 0)), slice(BORDER + max(dx, 0),
                                                                                   width - BORDER + min(dx, 0))
         ys_b, xs_b = slice(ys.start - dy, ys.stop - dy), slice(xs.start - dx, xs.stop - dx)
-        return out_a, out_a[..., ys, xs].float(), out_b[..., ys_b, xs_b].float()
+        return out_a[..., ys, xs].float(), out_b[..., ys_b, xs_b].float()
 
     @torch.no_grad()
     def stylize(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
@@ -167,6 +175,18 @@ class DistillTask(Task):
 
     def inference_state(self) -> dict[str, torch.Tensor]:
         return self.net.state_dict()
+
+
+def _widths(text: str, student: tuple[int, ...]) -> tuple[int, ...]:
+    """`--widths 16,32,48` as numbers, each at least 4 and at most the student's."""
+    try:
+        widths = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        widths = ()
+    if len(widths) != len(student) or not all(4 <= new <= old for new, old in zip(widths, student)):
+        raise OptionError(f"--widths {text!r}: give {len(student)} whole numbers, each from 4 to the student's "
+                          f"({','.join(map(str, student))})")
+    return widths
 
 
 def _tensor(rgb: np.ndarray) -> torch.Tensor:
