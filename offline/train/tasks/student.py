@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 
 from stylize.models.adain import adain, channel_stats
-from stylize.models.student import DEFAULT_WIDTHS, StudentNet
+from stylize.models.student import DEFAULT_DESIGN, DEFAULT_WIDTHS, DESIGNS, StudentNet
 from stylize.offline.train.config import option, parse_widths
 from stylize.offline.train.tasks.base import EncoderDistillOptions, Task, add_term
 
@@ -14,7 +14,10 @@ from stylize.offline.train.tasks.base import EncoderDistillOptions, Task, add_te
 @dataclass
 class StudentOptions(EncoderDistillOptions):
     widths: tuple[int, ...] = option(DEFAULT_WIDTHS, "channel widths of the three convs, comma-separated "
-                                                     "(default 16,32,64)", type=parse_widths, metavar="A,B,C")
+                                                     "(default %s)" % ",".join(map(str, DEFAULT_WIDTHS)),
+                                     type=parse_widths, metavar="A,B,C")
+    design: str = option(DEFAULT_DESIGN, "decoder design: resize (bilinear upsampling, zero padding) or shuffle "
+                                         "(pixel shuffle, reflect padding) (default %(default)s)", choices=DESIGNS)
 
 
 class StudentTask(Task):
@@ -32,7 +35,7 @@ class StudentTask(Task):
     loss_terms = ("distill",)
 
     def build_net(self) -> StudentNet:
-        return self.spec.cls(self.options.widths)
+        return self.spec.cls(self.options.widths, self.options.design)
 
     def losses(self, content, style):
         vgg = self.teacher(content, style)
