@@ -12,7 +12,10 @@ Two decoder designs exist; the weights say which one they are:
     channels never agree exactly, most visibly on flat areas); bilinear
     upsampling cannot make one. Zero padding fuses into ONNX Runtime's
     convolutions, where reflect padding is a separate copy of every
-    activation: 1.35x the frame rate at 1280x720 (bench/results/student_designs.json).
+    activation. Zeros at every layer drew a line along the picture's edges,
+    so the encoder first extends the picture by MARGIN pixels (edge pixels
+    repeated: any size works) and the decoder cuts them off again; the
+    zeros then fall outside the picture.
   - "shuffle": bilinear x2, then a pixel shuffle, with reflect padding; kept
     so that nets trained that way (distilled looks among them) still load.
 
@@ -34,6 +37,8 @@ DESIGNS = ("resize", "shuffle")
 DEFAULT_DESIGN = "resize"
 PADDING = {"resize": "zeros", "shuffle": "reflect"}
 SUBPIXELS = 4  # the pixel shuffle's 2x2 output pixels per channel
+MARGIN = 16  # pixels; about how far the zero padding of all the layers together reaches in. A multiple of 4.
+SCALE = 4  # the encoder's features are at 1/SCALE of the picture
 VGG_RELU3_1_CHANNELS = 256
 _LAST_DECODER_CONV = "decoder.at_half.2.weight"
 
@@ -48,13 +53,29 @@ def _check_design(design: str) -> str:
     return design
 
 
+def margin_of(design: str) -> int:
+    """Pixels the design's encoder adds around the picture (and its decoder removes)."""
+    return MARGIN if design == "resize" else 0
+
+
 class StudentEncoder(nn.Sequential):
-    """RGB [0,1] → features at 1/4 resolution with `widths[-1]` channels."""
+    """RGB [0,1] → features at 1/4 resolution with `widths[-1]` channels (and the design's margin around)."""
 
     def __init__(self, widths: Sequence[int] = DEFAULT_WIDTHS, design: str = DEFAULT_DESIGN):
         a, b, c = widths
         d = _check_design(design)
         super().__init__(_conv(3, a, d, 2), nn.ReLU(), _conv(a, b, d, 2), nn.ReLU(), _conv(b, c, d), nn.ReLU())
+        self.margin = margin_of(d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.margin:
+            x = F.pad(x, (self.margin,) * 4, mode="replicate")
+        return super().forward(x)
+
+    def trim(self, features: torch.Tensor) -> torch.Tensor:
+        """The features of the picture itself, without the margin's."""
+        m = self.margin // SCALE
+        return features[..., m:features.shape[-2] - m, m:features.shape[-1] - m] if m else features
 
 
 class StudentDecoder(nn.Module):
@@ -64,13 +85,17 @@ class StudentDecoder(nn.Module):
         super().__init__()
         a, b, c = widths
         self.design = d = _check_design(design)
+        self.margin = margin_of(d)
         rgb_channels = 3 if d == "resize" else 3 * SUBPIXELS
         self.at_quarter = nn.Sequential(_conv(c, b, d), nn.ReLU())
         self.at_half = nn.Sequential(_conv(b, a, d), nn.ReLU(), _conv(a, rgb_channels, d))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.at_half(_twice(self.at_quarter(x)))
-        return _twice(x) if self.design == "resize" else F.pixel_shuffle(x, 2)
+        if self.design == "shuffle":
+            return F.pixel_shuffle(x, 2)
+        # The top-left margin goes; callers cut the bottom-right to the picture's size.
+        return _twice(x)[..., self.margin:, self.margin:]
 
 
 def _twice(x: torch.Tensor) -> torch.Tensor:
@@ -98,6 +123,16 @@ class StudentNet(AdaINNet):
         self.decoder = StudentDecoder(widths, design)
         # Maps student features onto VGG relu3_1 during training only.
         self.distill_head = nn.Conv2d(widths[-1], VGG_RELU3_1_CHANNELS, 1)
+
+    def stylize_features(self, content_feat: torch.Tensor, style, alpha: float = 1.0,
+                         mask: torch.Tensor | None = None) -> torch.Tensor:
+        if mask is not None and self.encoder.margin:
+            # The mask covers the picture; the features also cover the margin around it.
+            m = self.encoder.margin // SCALE
+            inner = (content_feat.shape[-2] - 2 * m, content_feat.shape[-1] - 2 * m)
+            mask = F.interpolate(mask.to(content_feat), size=inner, mode="bilinear", align_corners=False)
+            mask = F.pad(mask, (m,) * 4, mode="replicate")
+        return super().stylize_features(content_feat, style, alpha, mask)
 
     def inference_state_dict(self) -> dict[str, torch.Tensor]:
         """The weights needed to stylize (no distillation head)."""

@@ -41,8 +41,9 @@ class StudentTask(Task):
         vgg = self.teacher(content, style)
         content_feat = self.net.encoder(content).float()
         style_feat = self.net.encoder(style).float()
-        distill = (F.mse_loss(self.net.distill_head(content_feat), vgg.content)
-                   + F.mse_loss(self.net.distill_head(style_feat), vgg.style))
+        trim = self.net.encoder.trim
+        distill = (F.mse_loss(self.net.distill_head(trim(content_feat)), vgg.content)
+                   + F.mse_loss(self.net.distill_head(trim(style_feat)), vgg.style))
         output = self.net.decoder(adain(content_feat, *channel_stats(style_feat)))
         losses = self.perceptual(output[..., : content.shape[-2], : content.shape[-1]], vgg.target, vgg.style_stats)
         add_term(losses, "distill", distill, self.options.distill_weight)
