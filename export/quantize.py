@@ -49,12 +49,16 @@ def calibration_images(folder: str | os.PathLike, limit: int = CALIBRATION_IMAGE
 
 def calibration_styles(method: str, net: nn.Module) -> list:
     """The styles calibration cycles through: every built-in look for an arbitrary net, else [None]."""
-    from stylize.export.onnx import example_style
+    from stylize.export.onnx import example_style, style_feeds
 
     if not registry.get(method).arbitrary:
         return [None]
-    styles = [looks.style_for(name, method, net) for name in looks.names()]
-    return styles or [example_style(method, net)]
+    example = example_style(method, net)
+    shapes = {name: value.shape for name, value in style_feeds(example).items()}
+    # Looks are stored for the shipped weights; a net of another width (a new design in training) skips them.
+    styles = [style for style in (looks.style_for(name, method, net) for name in looks.names())
+              if {name: value.shape for name, value in style_feeds(style).items()} == shapes]
+    return styles or [example]
 
 
 def calibration_feeds(method: str, net: nn.Module, photos: list[Path],

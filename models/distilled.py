@@ -24,7 +24,7 @@ import torch.nn as nn
 from stylize.errors import WeightsError
 from stylize.imageio import write_atomic
 from stylize.models.adain import adain
-from stylize.models.student import DEFAULT_WIDTHS, StudentDecoder, StudentEncoder
+from stylize.models.student import DEFAULT_DESIGN, DEFAULT_WIDTHS, StudentDecoder, StudentEncoder, design_of, widths_of
 
 FORMAT = "stylize-distilled-net"
 ARCHITECTURE = "distilled-student"
@@ -33,11 +33,12 @@ ARCHITECTURE = "distilled-student"
 class DistilledNet(nn.Module):
     """One look, fixed: decoder(AdaIN(encoder(x), look mean, look std)); RGB 0-255 in and out."""
 
-    def __init__(self, widths: Sequence[int] = DEFAULT_WIDTHS):
+    def __init__(self, widths: Sequence[int] = DEFAULT_WIDTHS, design: str = DEFAULT_DESIGN):
         super().__init__()
         self.widths = tuple(widths)
-        self.encoder = StudentEncoder(widths)
-        self.decoder = StudentDecoder(widths)
+        self.design = design
+        self.encoder = StudentEncoder(widths, design)
+        self.decoder = StudentDecoder(widths, design)
         self.style_mean = nn.Parameter(torch.zeros(1, widths[-1], 1, 1))
         self.style_std = nn.Parameter(torch.ones(1, widths[-1], 1, 1))
 
@@ -53,7 +54,7 @@ class DistilledNet(nn.Module):
     @classmethod
     def from_student(cls, student: nn.Module, style_mean: torch.Tensor, style_std: torch.Tensor) -> "DistilledNet":
         """The student's encoder and decoder with a look's statistics (1,C,1,1 each) built in."""
-        net = cls(student.widths)
+        net = cls(student.widths, student.design)
         net.encoder.load_state_dict(student.encoder.state_dict())
         net.decoder.load_state_dict(student.decoder.state_dict())
         with torch.no_grad():
@@ -85,9 +86,7 @@ class DistilledNet(nn.Module):
 
     @classmethod
     def from_state_dict(cls, state: dict[str, torch.Tensor]) -> "DistilledNet":
-        widths = (state["encoder.0.weight"].shape[0], state["encoder.2.weight"].shape[0],
-                  state["encoder.4.weight"].shape[0])
-        net = cls(widths)
+        net = cls(widths_of(state), design_of(state))
         net.load_state_dict({k: v.float() for k, v in state.items()})
         return net
 

@@ -14,7 +14,7 @@ from tqdm import tqdm
 from stylize.errors import InputError, UserError, WeightsError
 from stylize.imageio import write_atomic, write_image
 from stylize.models import zoo
-from stylize.models.weights import load_plain, sha256_of
+from stylize.models.weights import load_plain, sha256_of, verified_load
 from stylize.offline.averaging import WeightAverage
 from stylize.offline.train.config import TrainConfig, plain_dict
 from stylize.offline.train.device import pick_device, use_bf16
@@ -120,6 +120,26 @@ class Trainer:
             raise InputError(f"--resume {path}: the checkpoint's random state is damaged "
                              f"({str(error).splitlines()[0] if str(error) else type(error).__name__})") from None
         self.step = state["step"]
+
+    def start_from(self, path: str | Path) -> None:
+        """Begin (at step 0, fresh optimiser) from the weights in `path`, which `path`.sha256 vouches for.
+
+        Keys only training uses (a distillation head) may be missing; they keep their fresh initialisation."""
+        path = Path(path)
+        sidecar = path.with_name(path.name + ".sha256")
+        if not path.is_file() or not sidecar.is_file():
+            raise InputError(f"--init {path}: needs the weights file and its .sha256 beside it "
+                             "(as `stylize train` writes them)")
+        recorded = sidecar.read_text().split()
+        state = verified_load(path, recorded[0] if recorded else "", "--init")
+        try:
+            missing, unexpected = self.task.trainable.load_state_dict(state, strict=False)
+        except (RuntimeError, ValueError) as error:
+            raise self._misfit(path, {}, error) from None
+        needed = [key for key in missing if key in self.task.inference_state()]
+        if needed or unexpected:
+            raise WeightsError(f"--init {path}: the weights do not fit this net "
+                               f"({'missing ' + needed[0] if needed else 'unexpected ' + unexpected[0]}…)")
 
     def _misfit(self, path: Path, saved: dict, error: Exception) -> UserError:
         """Why a checkpoint does not load: the task options it was trained with that differ from this run's."""

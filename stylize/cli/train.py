@@ -22,6 +22,9 @@ EXAMPLES = """examples:
   # AdaIN-r31 decoder on a GPU: ~20k steps on 256 px crops take minutes on an H100
   stylize train adain --content DIR --style DIR --crop 256 --steps 20000 --batch 16 -o runs/adain
 
+  # fine-tune from exported weights (e.g. a student re-laid out by stylize.offline.train.student_redesign)
+  stylize train student --content DIR --style DIR --init runs/redesign/student.pt -o runs/student2
+
   # carry on where a run stopped (Ctrl-C saves a checkpoint)
   stylize train adain --content DIR --style DIR --resume runs/adain/checkpoint.pt --steps 30000 -o runs/adain
 
@@ -61,7 +64,10 @@ def add_parser(verbs, parents) -> None:
         t = tasks.add_parser(name, parents=parents, help=task.summary,
                              description=f"Train {task.summary}.", formatter_class=argparse.HelpFormatter)
         add_options(t, TrainConfig)
-        t.add_argument("--resume", metavar="CHECKPOINT", help="checkpoint.pt to continue from")
+        start = t.add_mutually_exclusive_group()
+        start.add_argument("--resume", metavar="CHECKPOINT", help="checkpoint.pt to continue from")
+        start.add_argument("--init", metavar="WEIGHTS", help="start from these weights (a TASK.pt with its .sha256 "
+                                                               "beside) instead of a random net, at step 0")
         group = t.add_argument_group(f"options of the {name} task")
         add_options(group, task.Options)
         t.set_defaults(run=run)
@@ -72,6 +78,8 @@ def run(args) -> int:
     trainer = Trainer(config, options_from(args, TASKS[args.kind].Options))
     if args.resume:
         trainer.resume(args.resume)
+    elif args.init:
+        trainer.start_from(args.init)
     losses = trainer.run()
     print(f"trained {args.kind} to step {trainer.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in losses.items()))
     print(f"weights: {trainer.out / (args.kind + '.pt')}")

@@ -282,3 +282,29 @@ def test_resume_from_a_file_that_is_no_checkpoint_is_one_line(tiny_data, tmp_pat
     assert stderr.startswith("stylize train: error: --resume") and str(files[name]) in stderr
     assert "weights_only" not in stderr and "\x1b" not in stderr
     assert not (tmp_path / "PWNED").exists()
+
+
+def test_init_starts_at_step_zero_from_exported_weights(tiny_data, tmp_path, weights_dir):
+    first = _trainer(tiny_data, tmp_path / "first", steps=2)
+    first.run()
+    exported = first.export()
+    second = _trainer(tiny_data, tmp_path / "second", steps=2)
+    second.start_from(exported)
+    assert second.step == 0
+    for key, value in first.task.inference_state().items():
+        assert torch.equal(second.task.inference_state()[key], value.half().float()), key
+
+
+def test_init_needs_the_sha256_and_weights_that_fit(tiny_data, tmp_path, weights_dir):
+    first = _trainer(tiny_data, tmp_path / "first", steps=1)
+    first.run()
+    exported = first.export()
+    narrow = _trainer(tiny_data, tmp_path / "narrow", options=StudentOptions(widths=(8, 16, 24)), steps=1)
+    with pytest.raises(UserError, match="does not fit this net"):
+        narrow.start_from(exported)
+    exported.write_bytes(exported.read_bytes() + b"\0")
+    with pytest.raises(UserError, match="sha256"):
+        _trainer(tiny_data, tmp_path / "third", steps=1).start_from(exported)
+    exported.with_name(exported.name + ".sha256").unlink()
+    with pytest.raises(UserError, match=r"\.sha256 beside it"):
+        _trainer(tiny_data, tmp_path / "fourth", steps=1).start_from(exported)
