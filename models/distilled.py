@@ -73,14 +73,14 @@ class DistilledNet(nn.Module):
         for k, (new, old) in enumerate(zip(widths, self.widths)):
             if new == old:
                 continue
-            wider = DistilledNet(current[:k] + [old + 1] + current[k + 1:]).state_dict()
+            wider = DistilledNet(current[:k] + [old + 1] + current[k + 1:], self.design).state_dict()
             dims = {name: [d for d, (a, b) in enumerate(zip(t.shape, wider[name].shape)) if a != b]
                     for name, t in state.items()}
             weight = sum(_channel_weight(t, d) for name, t in state.items() for d in dims[name])
             keep = weight.topk(new).indices.sort().values
             state = {name: _select(t, dims[name], keep) for name, t in state.items()}
             current[k] = new
-        net = DistilledNet(widths)
+        net = DistilledNet(widths, self.design)
         net.load_state_dict(state)
         return net
 
