@@ -280,15 +280,16 @@ def smoothing_cost(settings: Settings) -> dict:
     contender = bench_net(settings.fps_cost, allow_random=True)
     if contender.missing:
         raise UserError(f"{settings.fps_cost}: {contender.source}")
-    engine = make_engine(contender, settings.backend, threads)
+    # One engine each, as in two runs of `stylize video`: the pipeline tunes an engine for the stages beside it.
+    engines = {name: make_engine(contender, settings.backend, threads) for name in ("per-frame", "smoothed")}
     strength = settings.smoothing or DEFAULT_STRENGTH
-    for smoothing in (False, True):  # warm-up: lazy set-up (an ONNX export, allocators) is not timed
-        pipeline_run(engine, frames, strength if smoothing else None, min(1.0, settings.seconds / COST_ROUNDS))
+    for name, engine in engines.items():  # warm-up: lazy set-up (an ONNX export, allocators) is not timed
+        pipeline_run(engine, frames, strength if name == "smoothed" else None, min(1.0, settings.seconds / COST_ROUNDS))
     runs: dict[str, list[dict]] = {"per-frame": [], "smoothed": []}
     for round_ in range(COST_ROUNDS):
         order = ("per-frame", "smoothed") if round_ % 2 == 0 else ("smoothed", "per-frame")
         for name in order:
-            runs[name].append(pipeline_run(engine, frames, strength if name == "smoothed" else None,
+            runs[name].append(pipeline_run(engines[name], frames, strength if name == "smoothed" else None,
                                            settings.seconds / COST_ROUNDS))
     plain, smooth = (_pooled(runs[name]) for name in ("per-frame", "smoothed"))
     ratio = smooth["fps"] / plain["fps"] if plain["fps"] else float("nan")

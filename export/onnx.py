@@ -193,8 +193,9 @@ def _name_output_shape(path: str) -> None:
 
 # ------------------------------------------------------------------ runtime --
 def open_session(path: str | os.PathLike, threads: int | None = None,
-                 providers: Sequence[str] | None = None):
-    """An ONNX Runtime session; `threads` caps intra-op threads (None: ORT's default, one per core)."""
+                 providers: Sequence[str] | None = None, spinning: bool = True):
+    """An ONNX Runtime session; `threads` caps intra-op threads (None: ORT's default, one per core);
+    `spinning=False` lets them sleep between ops, for when other threads need the cores."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -203,6 +204,8 @@ def open_session(path: str | os.PathLike, threads: int | None = None,
     if threads:
         options.intra_op_num_threads = threads
     options.log_severity_level = 3  # errors only: ORT's warnings about unused initialisers are noise here
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), options, providers=list(providers or ["CPUExecutionProvider"]))
     except Exception as exc:  # ORT raises its own types for corrupt or unsupported files
@@ -338,20 +341,21 @@ def cached_onnx(method: str, *, net: nn.Module | None = None, size: tuple[int, i
 
 
 def cached_session(method: str, *, net: nn.Module | None = None, size: tuple[int, int] | None = None,
-                   threads: int | None = None, providers: Sequence[str] | None = None, **variant):
+                   threads: int | None = None, providers: Sequence[str] | None = None, spinning: bool = True,
+                   **variant):
     """An ONNX Runtime session on the cached export; a cached file that fails to load is exported again.
 
     variant: precision and calibration, as for cached_onnx."""
     net = (net if net is not None else zoo.load(method)).eval()
     path = cached_onnx(method, net=net, size=size, **variant)
     try:
-        return open_session(path, threads, providers)
+        return open_session(path, threads, providers, spinning)
     except UserError:
         # A truncated or corrupted cache entry (a full disk, a crash mid-copy):
         # the cache is ours to repair, so the user never has to clear it by hand.
         path.unlink(missing_ok=True)
         log.warning("stylize: the cached ONNX export %s was corrupt; exported it again", path)
-        return open_session(cached_onnx(method, net=net, size=size, **variant), threads, providers)
+        return open_session(cached_onnx(method, net=net, size=size, **variant), threads, providers, spinning)
 
 
 def evict(folder: Path, keep: Path, limit_bytes: int = CACHE_LIMIT_BYTES) -> list[Path]:

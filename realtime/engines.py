@@ -157,6 +157,10 @@ class Engine(ABC):
         self._stages: _StageThreads | None = None
         self._in_flight = 0
 
+    def share_cores(self) -> None:
+        """Other threads (a mask, the smoother) will need CPU time beside the net: don't hold the cores
+        idle between frames. Called before the first frame; most engines have nothing to change."""
+
     # -- looks -------------------------------------------------------------------
     def set_style(self, look: Look) -> None:
         """Switch to `look`, precomputing whatever it needs (never per frame).

@@ -58,6 +58,12 @@ class OnnxEngine(Engine):
         self._variant = {"precision": precision, "calibration": tuple(calibration)}
         self._nets: dict[str, torch.nn.Module] = {name: net.eval() for name, net in (nets or {}).items()}
         self._sessions: dict[tuple, object] = {}
+        self.spinning = True  # ORT's default: its threads spin between ops, the fastest when nothing else runs
+
+    def share_cores(self) -> None:
+        # Spinning threads keep both cores busy between frames. At 640x480 with the smoother on its own
+        # thread, it cost 28-31 % of the student's fps with spinning and 18 % without (README "Flicker").
+        self.spinning = False
 
     # ------------------------------------------------------------- nets --
     def _net(self, method: str) -> torch.nn.Module:
@@ -72,7 +78,7 @@ class OnnxEngine(Engine):
         if key not in self._sessions:
             self._sessions[key] = onnx_export.cached_session(method, net=net, size=(height, width),
                                                              threads=self.threads, providers=self.providers,
-                                                             **self._variant)
+                                                             spinning=self.spinning, **self._variant)
         return self._sessions[key]
 
     @property

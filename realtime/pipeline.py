@@ -337,6 +337,8 @@ class Pipeline:
         self._smoother = None if smoothing is None else _Stage(
             "smoothing", self._smooth, _Channel(lossless), self._hand_out, self._stop, self._smoothing_failed,
             lambda: None)
+        if self._masks is not None or self._smoother is not None:
+            engine.share_cores()
         self._workers: list[_SinkWorker] = []  # the sinks the engine feeds now
         self._all_workers: list[_SinkWorker] = []  # including recordings already switched off
         self._recording: _SinkWorker | None = None

@@ -182,3 +182,12 @@ def test_onnx_engine_crossfades_through_the_style_inputs(student, looks):
     now[0] += 0.6
     assert not engine.fading
     np.testing.assert_array_equal(engine(frame), ends[1])
+
+
+def test_a_session_that_shares_the_cores_does_not_spin(student_onnx):
+    key = "session.intra_op.allow_spinning"
+    sharing = ox.open_session(student_onnx, threads=2, spinning=False)
+    assert sharing.get_session_options().get_session_config_entry(key) == "0"
+    alone = ox.open_session(student_onnx, threads=2)
+    with pytest.raises(RuntimeError, match="does not have configuration"):  # ORT's default: spinning
+        alone.get_session_options().get_session_config_entry(key)

@@ -162,8 +162,9 @@ def test_a_measuring_pass_replaces_the_statistics_with_full_size_ones():
             from_halves = net(picture, style)
     assert (shrunk - expected).abs().mean() > 1e-2
     torch.testing.assert_close(remeasured, expected, atol=1e-4, rtol=0)
-    # The halves' cut edges see padding, not each other (measured 0.004 against the shrunk picture's 0.045).
-    assert (from_halves - expected).abs().mean() < (shrunk - expected).abs().mean() / 5
+    # The halves' cut edges see padding, not each other, and the student extends each half by a 16-px margin
+    # of its cut edge, which the moments count as well: measured 0.018 against the shrunk picture's 0.048.
+    assert (from_halves - expected).abs().mean() < (shrunk - expected).abs().mean() / 2.5
 
 
 def test_aesfas_code_is_kept_as_recorded():

@@ -373,3 +373,32 @@ def test_the_smoothing_thread_keeps_the_order_and_resets_through_a_crossfade(wei
     assert smoother.blended == frames - len(fade) - 2 - smoother.resets["cut"] > frames / 2
     assert result.stats["stages"]["smoothing"]["frames"] == frames
     assert not [t for t in threading.enumerate() if t.name == "smoothing"]
+
+
+class SharingCounted(InvertEngine):
+    """Counts what the pipeline tells the engine about the threads beside it."""
+
+    def __init__(self):
+        super().__init__()
+        self.shared = 0
+
+    def share_cores(self):
+        self.shared += 1
+
+
+@pytest.mark.parametrize("stages", ["none", "mask", "smoothing"])
+def test_the_engine_is_told_to_share_the_cores_when_a_stage_runs_beside_it(stages):
+    engine = SharingCounted()
+    Pipeline(TestPattern(32, 24, fps=100, frames=2), engine, [LOOK],
+             mask=(lambda image: np.ones(image.shape[:2], np.float32)) if stages == "mask" else None,
+             smoothing=TemporalSmoother(0.5) if stages == "smoothing" else None)
+    assert engine.shared == (0 if stages == "none" else 1)
+
+
+def test_onnx_runtime_stops_spinning_when_it_shares_the_cores():
+    from stylize.realtime.onnx_engine import OnnxEngine
+
+    engine = OnnxEngine(threads=1)
+    assert engine.spinning
+    engine.share_cores()
+    assert not engine.spinning
