@@ -136,10 +136,13 @@ class Trainer:
             missing, unexpected = self.task.trainable.load_state_dict(state, strict=False)
         except (RuntimeError, ValueError) as error:
             raise self._misfit(path, {}, error) from None
-        needed = [key for key in missing if key in self.task.inference_state()]
+        shipped = self.task.inference_state()
+        needed = [key for key in missing if key in shipped]
         if needed or unexpected:
             raise WeightsError(f"--init {path}: the weights do not fit this net "
                                f"({'missing ' + needed[0] if needed else 'unexpected ' + unexpected[0]}…)")
+        if self.average:  # the average starts from the weights begun from, not from the random ones
+            self.average = WeightAverage(self.task.trainable, self.config.ema_decay)
 
     def _misfit(self, path: Path, saved: dict, error: Exception) -> UserError:
         """Why a checkpoint does not load: the task options it was trained with that differ from this run's."""

@@ -288,11 +288,14 @@ def test_init_starts_at_step_zero_from_exported_weights(tiny_data, tmp_path, wei
     first = _trainer(tiny_data, tmp_path / "first", steps=2)
     first.run()
     exported = first.export()
-    second = _trainer(tiny_data, tmp_path / "second", steps=2)
+    second = _trainer(tiny_data, tmp_path / "second", steps=2, ema_decay=0.99)
     second.start_from(exported)
     assert second.step == 0
+    with second.averaged():
+        averaged = second.task.inference_state()
     for key, value in first.task.inference_state().items():
         assert torch.equal(second.task.inference_state()[key], value.half().float()), key
+        assert torch.equal(averaged[key], value.half().float()), key
 
 
 def test_init_needs_the_sha256_and_weights_that_fit(tiny_data, tmp_path, weights_dir):
