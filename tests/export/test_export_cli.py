@@ -10,6 +10,7 @@ import pytest
 
 from stylize.cli import main
 from stylize.export import onnx as ox
+from stylize.models import zoo
 
 
 def lines(result) -> list[str]:
@@ -29,7 +30,9 @@ def test_export_check_and_print_io_then_refuse_to_overwrite(cli, tmp_path):
     assert stat.S_IMODE(os.stat(out).st_mode) & 0o044  # an ordinary readable file, not a private temp
     session = ox.open_session(out, threads=1)
     frame = np.random.default_rng(0).random((1, 3, 33, 45), dtype=np.float32)
-    feeds = {"style_mean": np.zeros((1, 64, 1, 1), np.float32), "style_std": np.ones((1, 64, 1, 1), np.float32),
+    channels = zoo.load("student").widths[-1]  # the style statistics are of the encoder's last conv
+    feeds = {"style_mean": np.zeros((1, channels, 1, 1), np.float32),
+             "style_std": np.ones((1, channels, 1, 1), np.float32),
              "alpha": np.ones(1, np.float32)}
     assert ox.run_session(session, frame, feeds).shape == (1, 3, 33, 45)
 
