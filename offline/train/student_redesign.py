@@ -43,9 +43,9 @@ def _tensor(rgb: np.ndarray) -> torch.Tensor:
 
 
 @torch.no_grad()
-def redesign(net: StudentNet, width: int, photos: list[np.ndarray], design: str = "resize") -> StudentNet:
-    """A `design` student whose last encoder conv has `width` channels, started from the trained `net`."""
-    if net.design != "shuffle" or design != "resize":
+def redesign(net: StudentNet, width: int, photos: list[np.ndarray]) -> StudentNet:
+    """A resize student whose last encoder conv has `width` channels, started from the trained shuffle `net`."""
+    if net.design != "shuffle":
         raise ValueError("only a shuffle student can be laid out as a resize one")
     keep = torch.sort(channel_ranking(net, photos)[:width]).values
     old = net.inference_state_dict()
