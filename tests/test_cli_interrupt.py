@@ -18,6 +18,9 @@ COMMANDS = {
 }
 
 
+LIVE_ARGV = ["live", "--source", "testpattern:64x48", "--no-preview", "--method", "candy", "--stats"]
+
+
 def interrupted(argv: list[str], delay: float) -> subprocess.CompletedProcess:
     process = subprocess.Popen([sys.executable, "-m", "stylize", *argv], cwd=REPO,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -48,3 +51,32 @@ def test_ctrl_c_while_starting_is_one_line_and_exit_130(verb, tmp_path):
         assert sum("interrupted" in line for line in lines) == 1, (delay, result.stderr)
         caught += 1
     assert caught >= 2  # the signal did land during the start more than once
+
+
+def test_ctrl_c_inside_a_lazy_native_import_is_the_interrupt_line(monkeypatch, capsys, tmp_path):
+    # A Ctrl-C during onnxruntime's first import (backends.create) raises an ImportError from the KeyboardInterrupt.
+    from stylize.realtime import backends
+    from stylize import cli
+
+    def interrupted_import():
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as interrupt:
+            raise ImportError("initialization failed") from interrupt
+
+    monkeypatch.setattr(backends, "create", lambda name: interrupted_import())
+    code = cli.main([*LIVE_ARGV, str(tmp_path / "live.json")])
+    assert code == 130
+    assert capsys.readouterr().err.strip().splitlines() == ["stylize live: interrupted"]
+
+
+def test_an_import_error_of_its_own_is_not_taken_for_an_interrupt(monkeypatch, tmp_path):
+    from stylize.realtime import backends
+    from stylize import cli
+
+    def broken_import(name):
+        raise ImportError("libonnxruntime.so: cannot open shared object file")
+
+    monkeypatch.setattr(backends, "create", broken_import)
+    with pytest.raises(ImportError, match="cannot open"):
+        cli.main([*LIVE_ARGV, str(tmp_path / "live.json")])

@@ -119,6 +119,23 @@ def _main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print(f"{label}: interrupted", file=sys.stderr)
         return 130
+    except ImportError as exc:
+        if not _caused_by_interrupt(exc):
+            raise
+        print(f"{label}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    """Ctrl-C inside a C extension's first import (a verb's lazy onnxruntime, cv2) comes out as an
+    ImportError raised from the KeyboardInterrupt."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _run(args: argparse.Namespace) -> int:
