@@ -6,10 +6,11 @@ An engine turns an RGB uint8 frame into a stylized RGB uint8 frame:
     out = engine(frame, mask)                 # synchronous: HxWx3 uint8 RGB in and out
     engine.submit(frame, mask); out = engine.collect(); engine.close()   # asynchronous
 
-The base class `Engine` holds everything shared per frame: the crossfade
-between looks, alpha, colour preservation and the mask. Live controls
-(alpha, preserve_color, crossfade_ms) are plain attributes read when a frame
-is submitted. A backend implements only these hooks:
+The base class `Engine` holds everything shared per frame: the working size
+(realtime/work_size.py), the crossfade between looks, alpha, colour
+preservation and the mask. Live controls (alpha, preserve_color,
+crossfade_ms, work_pixels) are plain attributes read when a frame is
+submitted. A backend implements only these hooks:
 
     _build(look)          -> a prepared look (its net, its precomputed style)
     _interpolates(a, b), _interpolated(a, b, t)   style-parameter fades between prepared looks
@@ -44,6 +45,7 @@ import torch
 from stylize.errors import UserError
 from stylize.models import looks, registry, zoo
 from stylize.models.color import COLOR_MODES, luminance_only, match_color
+from stylize.realtime import work_size
 from stylize.realtime.cuda_frames import CudaStreams, FrameTransfers
 from stylize.realtime.cuda_graphs import NetRunner
 from stylize.tensors import frame_to_tensor, tensor_to_frame
@@ -120,6 +122,7 @@ class _Plan:
     alpha: float
     preserve_color: str | None
     background: object = None  # the prepared look where the mask is 0; None keeps the picture there
+    work_pixels: int | None = None  # see realtime/work_size.py; None paints at the frame's size
 
 
 def _lerp(start, end, weight):
@@ -147,6 +150,7 @@ class Engine(ABC):
         self.alpha = 1.0  # 0 gives the input frame exactly; in between, a pixel blend towards the look
         self.preserve_color: bool | str | None = False  # None/False, True or "luminance", "match"
         self.crossfade_ms = 0.0  # a set_style() after the first fades over this long
+        self.work_pixels: int | None = None  # paint larger frames at this many pixels (realtime/work_size.py)
         self.look: Look | None = None
         self.clock = time.monotonic  # the crossfade's time base
         self.depth = depth  # frames the async path keeps in flight
@@ -258,7 +262,8 @@ class Engine(ABC):
             looks_to_run = (self._interpolated(self._fade.source, current, t),)
         else:
             looks_to_run = (self._fade.source, current)
-        return _Plan(looks_to_run, t or 0.0, float(self.alpha), color_mode(self.preserve_color), self._background)
+        return _Plan(looks_to_run, t or 0.0, float(self.alpha), color_mode(self.preserve_color), self._background,
+                     self.work_pixels)
 
     @torch.inference_mode()
     def _compute(self, plan: _Plan, content, weight=None):
@@ -283,9 +288,10 @@ class Engine(ABC):
 
     def __call__(self, frame: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Stylize one RGB uint8 frame now; `mask` (HxW float, 1 = stylize) limits where."""
-        plan = self._plan()
-        weight = None if mask is None else self._upload_mask(mask)
-        return self._download(self._compute(plan, self._upload(frame), weight))
+        job = _Job(self._plan(), frame, mask)
+        for stage in (self._upload_stage, self._compute_stage, self._download_stage):
+            stage(job)
+        return job.value
 
     # -- the asynchronous path ---------------------------------------------------------
     @property
@@ -327,14 +333,17 @@ class Engine(ABC):
         return stages.close(timeout) if stages is not None else True
 
     def _upload_stage(self, job: _Job) -> None:
-        job.value = self._upload(job.value)
-        job.weight = None if job.weight is None else self._upload_mask(job.weight)
+        job.frame = job.value
+        shape = work_size.working_shape(*job.frame.shape[:2], job.plan.work_pixels)
+        job.small = work_size.shrink(job.frame, shape)
+        job.value = self._upload(job.small)
+        job.weight = None if job.weight is None else self._upload_mask(work_size.shrink(job.weight, shape))
 
     def _compute_stage(self, job: _Job) -> None:
         job.value = self._compute(job.plan, job.value, job.weight)
 
     def _download_stage(self, job: _Job) -> None:
-        job.value = self._download(job.value)
+        job.value = work_size.restore(self._download(job.value), job.small, job.frame)
 
 
 @dataclass
@@ -345,6 +354,8 @@ class _Job:
     value: object  # the frame, then the backend's input, its output, the stylized frame
     weight: object = None  # the mask, then its uploaded weight
     error: BaseException | None = None
+    frame: np.ndarray | None = None  # the frame as submitted
+    small: np.ndarray | None = None  # the frame at its working size (the frame itself when that is its own)
 
 
 _END = object()  # closes a stage thread's inbox

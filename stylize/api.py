@@ -29,6 +29,7 @@ from stylize.jobs import (BACKENDS, GATYS, ImageJob, VideoResult, as_mask, as_rg
 from stylize.models import looks as builtin_looks
 from stylize.models import registry, weights
 from stylize.realtime import backends
+from stylize.realtime import work_size as work_sizes
 from stylize.realtime.engines import Engine, Look, color_mode
 from stylize.realtime.masks import engine_device, live_mask, still_mask
 from stylize.realtime.temporal import DEFAULT_STRENGTH as DEFAULT_SMOOTHING
@@ -214,11 +215,22 @@ def load_net(path: str | os.PathLike) -> str:
     return registry.register_file(path)
 
 
-def new_engine(backend: str = "auto", alpha: float = 1.0, preserve_color: bool | str | None = None) -> Engine:
-    """A realtime Engine for `backend`, one of BACKENDS (realtime/backends.py); "auto" picks the fastest here."""
+def new_engine(backend: str = "auto", alpha: float = 1.0, preserve_color: bool | str | None = None,
+               work_size: str | int | None = None) -> Engine:
+    """A realtime Engine for `backend`, one of BACKENDS (realtime/backends.py); "auto" picks the fastest here.
+
+    `work_size` ("auto", "full" or None, "WxH", or a pixel count): frames with more pixels are painted at
+    that many and given back their own detail at full size (realtime/work_size.py); "auto" is 640x480 on
+    the CPU and full size on a GPU.
+    """
     check_options(alpha, backend=backend, preserve_color=preserve_color)
+    try:
+        budget = work_sizes.parse(work_size)
+    except ValueError as exc:
+        raise OptionError(str(exc)) from None
     engine = backends.create(backend)
     engine.alpha, engine.preserve_color = alpha, color_mode(preserve_color)
+    engine.work_pixels = work_sizes.resolve(budget, engine_device(engine) == "cuda")
     return engine
 
 
@@ -290,14 +302,16 @@ class StyleEngine:
 
 
 def engine(method: str = DEFAULT_METHOD, backend: str = "auto", *, alpha: float = 1.0,
-           preserve_color: bool | str | None = None, temporal_smoothing: float | None = None) -> StyleEngine:
+           preserve_color: bool | str | None = None, temporal_smoothing: float | None = None,
+           work_size: str | int | None = None) -> StyleEngine:
     """A frame-by-frame engine for `method` on `backend` (one of BACKENDS; "auto" picks the fastest here).
 
     A fast net is ready at once; an arbitrary net needs `set_style(...)` first.
     `temporal_smoothing` (0 to 0.95): treat the frames as a video and tame flicker (see stylize_video).
+    `work_size`: see new_engine; "auto" is what `stylize live` does.
     """
     smoothing = TemporalSmoother(temporal_smoothing) if temporal_smoothing else None
-    return StyleEngine(method, new_engine(backend, alpha, preserve_color), smoothing)
+    return StyleEngine(method, new_engine(backend, alpha, preserve_color, work_size), smoothing)
 
 
 def stylize_image(image: Picture, *, look: str | None = None, style: Style | None = None,
@@ -390,7 +404,7 @@ def stylize_video(source: str | os.PathLike, target: str | os.PathLike, *, look:
                   mask_mode: str | None = None, mask_smoothing: float | None = None,
                   mask_feather: float | None = None, background_look: Look | str | None = None,
                   progress: bool = False, stats: str | os.PathLike | None = None,
-                  temporal_smoothing: float | None = None) -> VideoResult:
+                  temporal_smoothing: float | None = None, work_size: str | int | None = None) -> VideoResult:
     """Stylize every frame of video file `source` into `target`, copying the audio unchanged.
 
     The style options are those of `stylize_image` (no Gatys). mask_mode
@@ -398,15 +412,17 @@ def stylize_video(source: str | os.PathLike, target: str | os.PathLike, *, look:
     over time by `mask_smoothing` (see `mask`). `temporal_smoothing` (0 to
     0.95, e.g. DEFAULT_SMOOTHING) blends each frame with the previous one
     where the optical flow is reliable, which tames flicker. `stats` writes
-    per-stage timings as JSON. Returns a VideoResult (frames written, size,
-    stop reason, stats, seconds); `result.finished` is False after Ctrl-C or
-    a failure, and `target` then holds the frames done so far.
+    per-stage timings as JSON. `work_size` ("auto", "WxH") paints large
+    frames smaller, faster and softer (see new_engine; default: every pixel).
+    Returns a VideoResult (frames written, size, stop reason, stats,
+    seconds); `result.finished` is False after Ctrl-C or a failure, and
+    `target` then holds the frames done so far.
     """
     check_options(alpha, size, backend, preserve_color)
     chosen = make_look(method, look=look, style=style)
     if chosen.method == GATYS:
         raise OptionError("gatys optimises single pictures; give a net for video (e.g. method='adain')")
-    engine_ = new_engine(backend, alpha, preserve_color)
+    engine_ = new_engine(backend, alpha, preserve_color, work_size)
     _set_background(engine_, background_look, mask_mode, chosen.method)
     weights = None if mask_mode is None else live_mask(mask_mode, mask_smoothing, mask_feather, engine_device(engine_))
     return stylize_video_file(source, target, chosen, engine_, size=size, progress=progress, stats_path=stats,

@@ -89,6 +89,17 @@ def test_fast_net_engine_is_ready_at_once(weights_dir, one_torch_thread):
         stylize.engine("student")(frame)
 
 
+def test_engine_with_a_working_size_paints_fewer_pixels_and_returns_the_frame_size(weights_dir, one_torch_thread):
+    frame = np.random.default_rng(0).integers(0, 256, (96, 128, 3), dtype=np.uint8)
+    engine = stylize.engine("candy", work_size="64x48")
+    assert engine.engine.work_pixels == 64 * 48
+    assert engine(frame).shape == frame.shape
+    assert stylize.engine("candy", work_size="auto").engine.work_pixels == 640 * 480  # the CPU's budget
+    assert stylize.engine("candy").engine.work_pixels is None  # every pixel unless asked
+    with pytest.raises(OptionError, match="work size"):
+        stylize.engine("candy", work_size="tiny")
+
+
 @pytest.mark.parametrize("call, error, needle", [
     (lambda p: stylize.stylize_image(p, method="vangogh"), OptionError, "unknown method"),
     (lambda p: stylize.stylize_image(p, look="mona"), OptionError, "unknown look"),

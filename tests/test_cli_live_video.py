@@ -96,6 +96,15 @@ def test_live_test_pattern_for_a_while_with_stats(tmp_path):
     assert report["mode"] == "live" and report["stopped"] == "duration reached"
     assert report["stages"]["engine"]["frames"] > 0 and report["look"] == "wave"
     assert report["backend"].startswith("torch")
+    assert report["work_pixels"] == 640 * 480  # --work-size auto on the CPU
+
+
+def test_live_paints_every_pixel_when_asked(tmp_path):
+    stats = tmp_path / "live.json"
+    result = run_cli("live", "--source", "testpattern:64x48@30", "--no-preview", "--method", "wave",
+                     "--duration", "0.5", "--stats", stats, "--work-size", "full")
+    assert result.returncode == 0, result.stderr.decode()
+    assert json.loads(stats.read_text())["work_pixels"] is None
 
 
 def test_live_plays_a_file_at_its_own_rate_and_records(shared, tmp_path):
@@ -180,6 +189,10 @@ BAD_INPUTS = {
                                         "--alpha"),
     "built-in look": lambda d, s: (["live", "--source", "testpattern", "--no-preview", "--look", "no-such-look"],
                                    "look"),
+    "work size too small": lambda d, s: (["video", s / BUNNY, "-o", d / "out.mp4", "--method", "wave",
+                                          "--work-size", "16x16"], "--work-size"),
+    "work size not a size": lambda d, s: (["live", "--source", "testpattern", "--no-preview", "--method", "wave",
+                                           "--work-size", "big"], "--work-size"),
 }
 
 

@@ -1,6 +1,7 @@
 """Shared by `image`, `live` and `video`: the look options, turned into Looks (stylize.api) and an engine."""
 from __future__ import annotations
 
+import argparse
 import sys
 
 from stylize import api
@@ -9,8 +10,7 @@ from stylize.jobs import backend_label  # noqa: F401 (live and video print it)
 from stylize.models import looks as builtin_looks
 from stylize.models import registry, weights
 from stylize.models.color import COLOR_MODES
-from stylize.realtime import segmentation
-from stylize.realtime import backends
+from stylize.realtime import backends, segmentation, work_size
 from stylize.realtime.engines import Engine, Look
 from stylize.realtime.temporal import DEFAULT_STRENGTH, MAX_STRENGTH, TemporalSmoother
 from stylize.realtime.masks import FEATHER, MASK_MODES, SMOOTHING, check_mask_options, engine_device, live_mask
@@ -87,12 +87,29 @@ def _net_looks(paths: list[str], several: bool, other_look: bool) -> list[Look]:
 
 
 def make_engine(args) -> Engine:
-    """The engine for --backend, set to --alpha and --preserve-color; an explicit `--backend auto` says what it chose."""
-    engine = api.new_engine(args.backend or backends.AUTO, args.alpha, args.preserve_color)
+    """The engine for --backend, set to --alpha, --preserve-color and --work-size; an explicit
+    `--backend auto` says what it chose."""
+    engine = api.new_engine(args.backend or backends.AUTO, args.alpha, args.preserve_color,
+                            getattr(args, "work_size", None))
     if args.backend == backends.AUTO:
         print(f"stylize: --backend auto chose {backend_label(engine)}", file=sys.stderr)
     return engine
 
+
+def add_work_size_option(group, default: str) -> None:
+    """--work-size auto|full|WxH: how many pixels the net paints of a larger frame (realtime/work_size.py)."""
+    budget = "x".join(map(str, work_size.DEFAULT_SIZE))
+    group.add_argument("--work-size", type=_work_size, default=work_size.parse(default), metavar="auto|full|WxH",
+                       help=f"paint frames larger than this many pixels (WxH's area, aspect kept) at that size and "
+                            f"add back the frame's own detail at full size: much faster for large frames. auto: "
+                            f"{budget} on the CPU, full on a GPU; full: every pixel (default {default})")
+
+
+def _work_size(text: str):
+    try:
+        return work_size.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_smoothing_option(group) -> None:

@@ -47,7 +47,8 @@ def run_files(args, look, pairs, on_outcome=lambda outcome: None):
     smoothing = getattr(args, "temporal_smoothing", None)
     backend = args.backend or "auto"  # None: not given (an explicit auto is announced, see _looks.make_engine)
     nets = tuple(str(Path(path).resolve()) for path in _looks.split(getattr(args, "net", None)))
-    spec = JobSpec(look, backend, args.alpha, color_mode(args.preserve_color), args.size, smoothing, nets)
+    spec = JobSpec(look, backend, args.alpha, color_mode(args.preserve_color), args.size, smoothing, nets,
+                   work_size=getattr(args, "work_size", None))
     if args.ray is None:
         check_no_split(args)
         return jobs.run_files(pairs, spec, on_outcome=on_outcome)

@@ -10,10 +10,12 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 from stylize.cli import sentence
-from stylize.cli._looks import (add_look_options, add_mask_options, add_smoothing_option, backend_label, build_looks,
+from stylize.cli._looks import (add_look_options, add_mask_options, add_smoothing_option, add_work_size_option,
+                                backend_label, build_looks,
                                 check_common, check_mask, make_engine, make_mask, make_smoother)
 from stylize.cli.video import VIDEO_SUFFIXES, check_output
 from stylize.errors import OptionError, UserError
+from stylize.realtime import work_size
 from stylize.realtime.controls import Controls, OscServer
 from stylize.realtime.pipeline import Pipeline, StopReason, write_stats
 from stylize.realtime import sinks as sink_types  # its PyAV sinks load when named, so `stylize bench` runs without PyAV
@@ -44,6 +46,9 @@ EXAMPLES = f"""examples:
 
   # less flicker: blend each frame with the previous one along the optical flow
   stylize live --look starry-night --temporal-smoothing 0.6
+
+  # a 720p camera with every pixel painted (slower on a CPU than the default --work-size auto)
+  stylize live --capture 1280x720 --look starry-night --work-size full
 
   # paint only the people, keep the room as it is; or the person in one look, the room in another
   stylize live --method mosaic --mask-mode person
@@ -88,6 +93,7 @@ def add_parser(verbs, parents) -> None:
     live.add_argument("--crossfade-ms", type=non_negative_float, default=500.0,
                       help="fade between looks over this many milliseconds (default 500; 0 cuts)")
     add_smoothing_option(live)
+    add_work_size_option(live, work_size.AUTO)
     live.add_argument("--osc", type=int, metavar="PORT", help="listen for OSC control messages on this UDP port")
     live.add_argument("--osc-host", default="127.0.0.1", help="address the OSC port binds to (default 127.0.0.1)")
     live.add_argument("--duration", type=positive_float, metavar="SECONDS", help="stop after this long")
@@ -151,13 +157,13 @@ def run(args) -> int:
         stack.callback(source.close)
         sinks = _sinks(args, controls)
         engine = make_engine(args)
-        controls.backend = backend_label(engine)
+        controls.backend = ", ".join(filter(None, (backend_label(engine), work_size.describe(engine.work_pixels))))
         recordings = Recordings(args.record)
         pipeline = Pipeline(source, engine, looks, sinks, controls=controls,
                             mask=make_mask(args, engine), duration=args.duration, recorder=recordings,
                             smoothing=make_smoother(args))
         result = pipeline.run()
-    result.stats["backend"] = controls.backend
+    result.stats["backend"], result.stats["work_pixels"] = backend_label(engine), engine.work_pixels
     if args.stats:
         write_stats(args.stats, result.stats)
     for path in recordings.paths:

@@ -6,10 +6,12 @@ import sys
 from pathlib import Path
 
 from stylize.cli import sentence
-from stylize.cli._looks import (add_look_options, add_mask_options, add_smoothing_option, build_looks, check_common,
+from stylize.cli._looks import (add_look_options, add_mask_options, add_smoothing_option, add_work_size_option,
+                                build_looks, check_common,
                                 check_mask, make_engine, make_mask)
 from stylize.cli._scale import add_scale_options, check_no_split, video_on_ray
 from stylize.jobs import VIDEO_SUFFIXES, check_output, stylize_video_file  # noqa: F401 (live checks --record)
+from stylize.realtime import work_size
 from stylize.realtime.pipeline import StopReason
 
 HELP = "stylize a video file, every frame in order, with its audio copied unchanged"
@@ -25,6 +27,9 @@ EXAMPLES = """examples:
   # only the people painted; or the people in one look and the room in another
   stylize video clip.mp4 -o out.mp4 --method candy --mask-mode person
   stylize video clip.mp4 -o out.mp4 --look starry-night --mask-mode person --background-look udnie
+
+  # a quick draft of a 1080p clip: the net paints 640x480's pixel count, the detail is put back
+  stylize video clip.mp4 -o draft.mp4 --look starry-night --work-size auto
 
   # keep the clip's colours; write per-stage timings
   stylize video clip.mov -o out.mkv --method mosaic --preserve-color luminance --stats timings.json
@@ -51,6 +56,7 @@ def add_parser(verbs, parents) -> None:
     p.add_argument("-o", "--output", required=True, help="the stylized video file (.mp4, .mkv, .mov, ...)")
     add_look_options(p, several=False)
     add_smoothing_option(p)
+    add_work_size_option(p, work_size.FULL)
     p.add_argument("--stats", metavar="FILE.json", help="write frame counts, fps and per-stage timings here")
     add_mask_options(p)
     add_scale_options(p)

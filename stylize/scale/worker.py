@@ -45,6 +45,7 @@ class JobSpec:
     size: int | None = None
     temporal_smoothing: float | None = None  # realtime/temporal.py strength; None or 0: off
     net_files: tuple[str, ...] = ()  # distilled nets (`--net`) each worker registers before loading its net
+    work_size: int | str | None = None  # realtime/work_size.py: a pixel budget, "auto", or None (full size)
 
     def smoother(self):
         """A fresh TemporalSmoother for one run (each segment starts from its own history), or None."""
@@ -61,7 +62,7 @@ class JobSpec:
         return {"look": look.name, "method": look.method, "builtin": look.builtin, "styles": images,
                 "weights": look.style_weights, "backend": self.backend, "alpha": self.alpha,
                 "preserve_color": self.preserve_color, "size": self.size,
-                "temporal_smoothing": self.temporal_smoothing}
+                "temporal_smoothing": self.temporal_smoothing, "work_size": self.work_size}
 
 
 @dataclass
@@ -127,7 +128,8 @@ class Worker:
 
             for path in self.spec.net_files:  # a worker process starts with only the built-in nets
                 registry.register_file(path)
-            self._engine = api.new_engine(self.spec.backend, self.spec.alpha, self.spec.preserve_color)
+            self._engine = api.new_engine(self.spec.backend, self.spec.alpha, self.spec.preserve_color,
+                                          self.spec.work_size)
         return self._engine
 
     def segment(self, source: str, segment: Segment, target: str, time_base: Fraction, lossless: bool,
