@@ -25,13 +25,17 @@ What runs:
   student-int8 the student's int8 ONNX graph (export/quantize.py, calibrated on
                the first photos of ../shared/data/train/content) in ONNX Runtime
                on 2 threads, on the main pairs: what the int8 lever costs.
+  student-live the student as `stylize live` runs it on the CPU (--work-size auto):
+               a larger picture painted at realtime/work_size.DEFAULT_PIXELS and
+               given back its own detail at full size; on the main pairs. At
+               --short-side 720 this is the 1280x720 live look.
   --full       every pair in both sets (Gatys on all 289 pairs takes hours).
 
 Time budget (~30 min on a quiet 2-core CPU). Single-thread CPU seconds per
 image, measured at 512 px (384 for Gatys): VGG-r31 scoring 1.3, AdaIN-r31 2.5,
 AesFA 0.7, student 0.07, a fast net 2.2, Gatys 185 per pair. With 2 cores
 that makes every pair ~36 min, Gatys's 8 pairs ~13 min of it; the 153-pair
-default takes ~28 min. `wall_seconds` in the JSON records the real figure.
+default takes ~28 min, and student-live's scoring adds ~2 min. `wall_seconds` in the JSON records the real figure.
 
 Targets (from the training issue): on the reference subset, AdaIN-r31 and
 AesFA reach mean style loss <= 2x Gatys's at content loss <= 1.5x Gatys's; on
@@ -66,6 +70,7 @@ from stylize.bench.speed import INT8_CALIBRATION, int8_engine
 from stylize.errors import UserError
 from stylize.imageio import list_images, read_image, resize_short_side
 from stylize.models import losses, registry, weights, zoo
+from stylize.realtime import work_size
 from stylize.realtime.engines import Look
 from stylize.tensors import frame_to_tensor, tensor_to_frame
 
@@ -76,6 +81,7 @@ GATYS = "gatys"
 PEER = peer.NAME  # the installable reference (bench/peer.py), scored on the main pairs
 INT8 = "student-int8"  # the student's int8 graph in ONNX Runtime (export/quantize.py), on the main pairs
 INT8_THREADS = 2  # the live budget on these machines
+LIVE = "student-live"  # the student at the live working size (realtime/work_size.py), on the main pairs
 # The painting each fast net was trained on, where eval/style holds a copy.
 # The other fast nets' paintings are not in the eval set: content loss only.
 OWN_STYLE = {"scream": "jcj_the_scream.jpg", "wave": "jcj_wave.jpg"}
@@ -96,7 +102,9 @@ TARGETS = [
     ("aesfa content <= 1.2x peer", "aesfa", PEER, "content_loss", 1.2, "main"),
     ("student-int8 style <= 1.0x peer", INT8, PEER, "style_loss", 1.0, "main"),
     ("student-int8 content <= 1.2x peer", INT8, PEER, "content_loss", 1.2, "main"),
-    *[(f"{m} grid artefact <= 3x the photo's", m, None, "artefact_ratio", 3.0, "main") for m in ARBITRARY],
+    ("student-live style <= 1.0x peer", LIVE, PEER, "style_loss", 1.0, "main"),
+    ("student-live content <= 1.2x peer", LIVE, PEER, "content_loss", 1.2, "main"),
+    *[(f"{m} grid artefact <= 3x the photo's", m, None, "artefact_ratio", 3.0, "main") for m in (*ARBITRARY, LIVE)],
 ]
 DEFAULT_MAIN_PAIRS = 153  # 9 styles per content: keeps the default run near 30 min (module notes)
 GRID_ROWS = 4
@@ -225,6 +233,22 @@ def int8_stylizer(net: torch.nn.Module, calibration: Path) -> Callable[[np.ndarr
     return stylize
 
 
+def working_size_stylizer(stylize: Callable, pixels: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """`stylize` as the engine runs it with a working size: on the shrunk content, its detail given back."""
+    def at_working_size(content: np.ndarray, style: np.ndarray) -> np.ndarray:
+        small = work_size.shrink(content, work_size.working_shape(*content.shape[:2], pixels))
+        return work_size.restore(stylize(small, style), small, content)
+    return at_working_size
+
+
+def _main_stylizer(method: str, net: torch.nn.Module, settings: Settings) -> Callable:
+    if method == INT8:
+        return int8_stylizer(net, settings.int8_calibration)
+    if method == LIVE:
+        return working_size_stylizer(arbitrary_stylizer(net), work_size.DEFAULT_PIXELS)
+    return arbitrary_stylizer(net)
+
+
 def gatys_stylizer(vgg, steps: int | None, seed: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     from stylize.offline.gatys import gatys
 
@@ -320,7 +344,7 @@ def run(settings: Settings, out: str | None = None, write: bool = True, progress
     contenders = _contenders(wanted, settings, nets, sets)
     results, grid_outputs = _score_all(contenders, sets, settings, scorer, vgg, progress)
     _record_missing(results, contenders.loaded, wanted, sets.ref_pairs)
-    order = [GATYS, *ARBITRARY, INT8, PEER, *registry.fast_methods()]
+    order = [GATYS, *ARBITRARY, INT8, LIVE, PEER, *registry.fast_methods()]
     results = {name: {m: section[m] for m in order if m in section} for name, section in results.items()}
     result = {
         "benchmark": "quality",
@@ -329,6 +353,7 @@ def run(settings: Settings, out: str | None = None, write: bool = True, progress
                      "main_pairs": len(sets.main_pairs), "reference_pairs": len(sets.ref_pairs),
                      "full": settings.full, "gatys_steps": settings.gatys_steps or "gatys default",
                      "seed": settings.seed, "contents": len(sets.contents), "styles": len(sets.styles),
+                     "live_work_pixels": work_size.DEFAULT_PIXELS,  # what student-live paints at most
                      "content_layer": CONTENT_LAYER, "style_layers": list(STYLE_LAYERS)},
         "reference_pair_names": [[sets.ref_contents[c].name, sets.ref_styles[s].name] for c, s in sets.ref_pairs],
         **results,
@@ -345,7 +370,7 @@ def run(settings: Settings, out: str | None = None, write: bool = True, progress
 
 
 def _wanted_methods(settings: Settings) -> tuple[str, ...]:
-    known = (*ARBITRARY, *registry.fast_methods(), GATYS, PEER, INT8)
+    known = (*ARBITRARY, *registry.fast_methods(), GATYS, PEER, INT8, LIVE)
     wanted = settings.methods or known
     unknown = [m for m in wanted if m not in known]
     if unknown:
@@ -368,13 +393,15 @@ def _eval_sets(settings: Settings, scorer: Scorer) -> EvalSets:
 
 def _contenders(wanted: tuple[str, ...], settings: Settings, nets: dict[str, torch.nn.Module] | None,
                 sets: EvalSets) -> Contenders:
-    loaded = {m: _bench_net(m, settings, nets) for m in wanted if m not in (GATYS, PEER, INT8)}
-    if INT8 in wanted:  # the same student weights, quantised
-        loaded[INT8] = loaded["student"] if "student" in loaded else _bench_net("student", settings, nets)
+    loaded = {m: _bench_net(m, settings, nets) for m in wanted if m not in (GATYS, PEER, INT8, LIVE)}
+    for variant in (INT8, LIVE):  # the same student weights, quantised or at the working size
+        if variant in wanted:
+            loaded[variant] = loaded["student"] if "student" in loaded else _bench_net("student", settings, nets)
     available = [m for m, b in loaded.items() if not b.missing]
-    arbitrary = [m for m in (*ARBITRARY, INT8) if m in available]
+    arbitrary = [m for m in (*ARBITRARY, INT8, LIVE) if m in available]
     fast = [m for m in registry.fast_methods() if m in available]
-    reference = [*([GATYS] if GATYS in wanted else []), *[m for m in arbitrary if m != INT8]] if sets.ref_pairs else []
+    reference = ([*([GATYS] if GATYS in wanted else []), *[m for m in arbitrary if m not in (INT8, LIVE)]]
+                 if sets.ref_pairs else [])
     return Contenders(loaded, arbitrary, fast, reference, PEER in wanted and peer.missing_reason() is None)
 
 
@@ -392,10 +419,8 @@ def _score_all(contenders: Contenders, sets: EvalSets, settings: Settings, score
               dynamic_ncols=True) as bar:
         for method in contenders.arbitrary:
             bar.set_postfix_str(f"{method} @ {settings.size}")
-            stylize = (int8_stylizer(nets[method].net, settings.int8_calibration) if method == INT8
-                       else arbitrary_stylizer(nets[method].net))
-            summary, _ = _score_pairs(stylize, sets.main_pairs, sets.contents,
-                                      sets.styles, scorer, bar)
+            stylize = _main_stylizer(method, nets[method].net, settings)
+            summary, _ = _score_pairs(stylize, sets.main_pairs, sets.contents, sets.styles, scorer, bar)
             results["main"][method] = {"weights": nets[method].source, **summary}
         if contenders.peer:
             bar.set_postfix_str(f"{PEER} @ {settings.size}")

