@@ -116,10 +116,7 @@ def _main(argv: list[str]) -> int:
             parser.print_help()
             return 2
         return _run(args)
-    except KeyboardInterrupt:
-        print(f"{label}: interrupted", file=sys.stderr)
-        return 130
-    except ImportError as exc:
+    except (KeyboardInterrupt, ImportError) as exc:
         if not _caused_by_interrupt(exc):
             raise
         print(f"{label}: interrupted", file=sys.stderr)
