@@ -19,8 +19,9 @@ import math
 import cv2
 import numpy as np
 
-# 640x480 at >= 60 fps and 1280x720 at >= 30 fps with the student on two CPU cores (bench/results/
-# speed_work_size_*.json); the VGG style and content losses at 720p stay below the peer's (README).
+# Frames up to 640x480 are painted whole: shrinking a 480-px picture to 512x384 already raised the
+# student's style loss above the peer's. Larger ones then run at 640x480's speed: 1280x720 at 41 fps on
+# two CPU cores (bench/results/speed_student_onnxruntime_1280x720_t2_at739x416.json, README "Working size").
 DEFAULT_SIZE = (640, 480)
 DEFAULT_PIXELS = DEFAULT_SIZE[0] * DEFAULT_SIZE[1]
 MIN_SIDE = 32  # no net makes sense below this
@@ -41,7 +42,7 @@ def shrink(picture: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """`picture` (a frame or a mask) brought down to `shape`; itself when it has that shape already.
 
     Exact halvings average 2x2 blocks; the last step, by less than half, is bilinear: an area average
-    by an uneven ratio costs as much as a tenth of the net here (4 ms for 1280x720 to 591x333)."""
+    by an uneven ratio costs a tenth of the net's time here (2.7 ms against 0.3 for 1280x720 to 739x416)."""
     height, width = shape
     while picture.shape[0] >= 2 * height and picture.shape[1] >= 2 * width:
         half = (picture.shape[1] // 2, picture.shape[0] // 2)
